@@ -1,0 +1,5 @@
+"""`python -m tito` runs the CLI."""
+
+from tito.cli.app import main
+
+main()

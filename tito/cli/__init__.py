@@ -1,0 +1,1 @@
+"""The `tito` command line: thin commands over the library layer."""

@@ -1,0 +1,65 @@
+"""Reading notebooks: percent-format sources and .ipynb files, as one list of cells.
+
+A cell's directives are its leading `#| name args` lines, nbdev-style.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tito.errors import TitoError
+
+
+@dataclass
+class Cell:
+    kind: str  # "code", "markdown" or "raw"
+    source: str
+
+    @property
+    def directives(self) -> dict[str, str]:
+        """`#| default_exp nn.conv` -> {"default_exp": "nn.conv"}."""
+        found = {}
+        for line in self.source.splitlines():
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if not stripped.startswith("#|"):
+                break
+            name, _, args = stripped[2:].strip().partition(" ")
+            found[name] = args.strip()
+        return found
+
+    @property
+    def body(self) -> str:
+        """The source without its leading directive lines."""
+        lines = self.source.splitlines()
+        while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#|")):
+            lines.pop(0)
+        return "\n".join(lines)
+
+
+def read_notebook(path: Path):
+    """Read a percent-format .py or an .ipynb into an nbformat notebook."""
+    path = Path(path)
+    if not path.is_file():
+        raise TitoError(f"No notebook at {path}.", "Check the path, or start the module.")
+    try:
+        if path.suffix == ".py":
+            import jupytext
+
+            return jupytext.read(path, fmt="py:percent")
+        import nbformat
+
+        return nbformat.read(path, as_version=4)
+    except (json.JSONDecodeError, ValueError, KeyError) as e:
+        raise TitoError(
+            f"{path} is not a readable notebook ({type(e).__name__}: {e}).",
+            "Restore it from a backup in the same folder, or `tito module reset`.",
+        ) from None
+
+
+def read_cells(path: Path) -> list[Cell]:
+    nb = read_notebook(path)
+    return [Cell(c.cell_type, c.source) for c in nb.cells]
