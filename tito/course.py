@@ -63,6 +63,7 @@ class Dataset:
     folder: str = ""
     file: str = ""
     files: tuple[str, ...] = ()
+    file_md5: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass
@@ -188,6 +189,7 @@ def _parse(root: Path, path: Path, data) -> Course:
             folder=check.field(d, "folder", str, where, ""),
             file=check.field(d, "file", str, where, ""),
             files=tuple(check.field(d, "files", list, where, [])),
+            file_md5=dict(check.field(d, "file_md5", dict, where, {})),
         )
         for i, d in enumerate(check.field(data, "datasets", list, "the top level", []))
         if check.type(d, dict, where := f"datasets[{i}]")
@@ -197,7 +199,7 @@ def _parse(root: Path, path: Path, data) -> Course:
         for r in m.requires:
             if r not in numbers:
                 raise TitoError(
-                    f"{path}: '{m.name}' requires module {r}, which is not in the course.",
+                    f"{path}: '{m.name}' requires module {r}, which the course lacks.",
                     "Fix its 'requires' list.",
                 )
     return Course(root, package, modules, milestones, datasets)

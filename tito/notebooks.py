@@ -44,7 +44,9 @@ def read_notebook(path: Path):
     """Read a percent-format .py or an .ipynb into an nbformat notebook."""
     path = Path(path)
     if not path.is_file():
-        raise TitoError(f"No notebook at {path}.", "Check the path, or start the module.")
+        raise TitoError(
+            f"No notebook at {path}.", "Check the path, or start the module."
+        )
     try:
         if path.suffix == ".py":
             import jupytext

@@ -1,32 +1,63 @@
-"""The `tito` application: sub-commands and the one place errors are shown."""
+"""The `tito` application: sub-commands, global options, and where errors are shown.
 
-from pathlib import Path
+Every command is a thin layer over the library; heavy imports happen inside
+commands so that `tito --help` starts fast.
+"""
+
+import sys
+from typing import Annotated
 
 import typer
 
+from tito.cli import dev, init, milestone, module, status
 from tito.errors import TitoError
 
-app = typer.Typer(no_args_is_help=True, help="The tinytorch course workbench.")
-dev = typer.Typer(no_args_is_help=True, help="Instructor commands.")
-app.add_typer(dev, name="dev")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="The tinytorch course workbench: build deep-learning modules, check them, "
+    "unlock milestones.",
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("init")(init.init)
+app.command("status")(status.status)
+app.command("doctor")(status.doctor)
+app.add_typer(module.app, name="module")
+app.add_typer(milestone.app, name="milestone")
+app.add_typer(dev.app, name="dev")
+
+try:
+    from tito.cli.data import app as data_app
+except ImportError:  # the data commands are optional while they are written
+    data_app = None
+if data_app is not None:
+    app.add_typer(data_app, name="data")
 
 
-@dev.command("build")
-def dev_build(dest: Path = typer.Argument(..., help="Folder to export into.")):
-    """Export every reference solution into DEST/tinytorch (for development)."""
-    from tito.course import load_course
-    from tito.export import export_reference
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show more, and tracebacks on errors."),
+    ] = False,
+):
+    """The tinytorch course workbench."""
+    from tito import ui
 
-    print(export_reference(load_course(), dest))
+    ui.VERBOSE = ui.VERBOSE or verbose
 
 
 def main():
-    import sys
+    from tito import ui
 
+    ui.VERBOSE = "--verbose" in sys.argv[1:] or "-v" in sys.argv[1:]
     try:
         app()
     except TitoError as e:
-        print(f"error: {e.what}", file=sys.stderr)
-        if e.todo:
-            print(e.todo, file=sys.stderr)
+        if ui.VERBOSE:
+            ui.traceback()
+        ui.error(e.what, e.todo)
         sys.exit(e.code)
+    except KeyboardInterrupt:
+        ui.error("Interrupted.", "Run the command again when you are ready.")
+        sys.exit(130)

@@ -1,0 +1,55 @@
+"""Milestones: refused while locked, run with the learner's package, best kept."""
+
+import json
+
+import pytest
+
+from tito import progress
+from tito.errors import TitoError
+from tito.journey import check_module
+from tito.milestones import best_result, results_path, run_milestone
+from tito.workspace import start_module
+
+
+def _solve(ws):
+    m = ws.course.module(2)
+    path, _, _ = start_module(ws, m)
+    text = path.read_text()
+    text = text.replace(
+        'raise NotImplementedError(\\"Exercise double (module 02): '
+        'replace this line with your code.\\")',
+        "return 2 * x",
+    ).replace(
+        'raise NotImplementedError(\\"Exercise Doubler.__call__ (module 02): '
+        'replace this line with your code.\\")',
+        "return double(x)",
+    )
+    path.write_text(text)
+    assert check_module(ws, m, timeout=120).passed
+
+
+def test_locked_milestone_is_refused_naming_the_fix(workspace):
+    ms = workspace.course.milestone("01")
+    with pytest.raises(TitoError) as info:
+        run_milestone(workspace, ms, [])
+    assert "02_doubling is not started" in info.value.what
+    assert "`tito module start 02`" in info.value.todo
+    assert not results_path(workspace, ms).exists()
+
+
+def test_run_passes_options_and_keeps_the_best(workspace):
+    _solve(workspace)
+    ms = workspace.course.milestone("demo")
+    assert run_milestone(workspace, ms, ["--scale", "5"]) == 0
+    assert json.loads(results_path(workspace, ms).read_text())["value"] == 10.0
+    assert run_milestone(workspace, ms, ["--scale", "2", "--quick"]) == 0
+    best = best_result(workspace, ms, progress.load(workspace.root))
+    assert best["value"] == 10.0 and best["quick"] is False
+
+
+def test_loss_metrics_prefer_the_lowest(workspace):
+    ms = workspace.course.milestone("demo")
+    object.__setattr__(ms, "metric", "val_loss")
+    with progress.update(workspace.root) as record:
+        record["milestones"][ms.slug] = {"runs": [{"value": 2.0}, {"value": 1.5}]}
+    assert best_result(workspace, ms, progress.load(workspace.root))["value"] == 1.5

@@ -1,0 +1,110 @@
+"""Workspaces: init, start without overwriting, backups, reset, export guards."""
+
+import pytest
+
+from tito import progress
+from tito.errors import TitoError
+from tito.workspace import (
+    export_module,
+    init_workspace,
+    open_workspace,
+    reset_module,
+    resolve,
+    start_module,
+)
+
+
+def test_init_exports_given_modules_from_templates(workspace):
+    core = workspace.package_dir / "core.py"
+    assert "def add_one" in core.read_text()
+    assert "modules/01_counting/counting.ipynb" in core.read_text().splitlines()[0]
+    assert (workspace.package_dir / "__init__.py").is_file()
+    assert progress.load(workspace.root)["foundation"] == "templates"
+
+
+def test_init_twice_is_refused(course, workspace):
+    with pytest.raises(TitoError, match="already a tito workspace"):
+        init_workspace(course, workspace.root)
+
+
+def test_init_with_own_foundation_copies_it(course, tmp_path):
+    own = tmp_path / "mine" / "tinytorch"
+    own.mkdir(parents=True)
+    (own / "core.py").write_text("def add_one(x):\n    return x + 1  # mine\n")
+    ws, _ = init_workspace(course, tmp_path / "ws2", foundation=own.parent)
+    assert "# mine" in (ws.package_dir / "core.py").read_text()
+
+
+def test_init_with_incomplete_foundation_is_refused(course, tmp_path):
+    own = tmp_path / "mine" / "tinytorch"
+    own.mkdir(parents=True)
+    (own / "__init__.py").write_text("")
+    with pytest.raises(TitoError, match="01_counting"):
+        init_workspace(course, tmp_path / "ws2", foundation=own)
+    assert not (tmp_path / "ws2" / "tinytorch").exists()
+
+
+def test_open_missing_workspace_says_what_to_do(course, tmp_path):
+    with pytest.raises(TitoError) as info:
+        open_workspace(course, tmp_path / "nowhere")
+    assert "tito init" in info.value.todo
+
+
+def test_resolve_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("TITO_WORKSPACE", str(tmp_path / "env"))
+    assert resolve(tmp_path / "opt") == tmp_path / "opt"
+    assert resolve(None) == tmp_path / "env"
+    monkeypatch.delenv("TITO_WORKSPACE")
+    monkeypatch.chdir(tmp_path)
+    assert resolve(None) == tmp_path / "workspace"
+
+
+def test_start_never_overwrites_without_force(workspace):
+    m = workspace.course.module("doubling")
+    path, saved, copied = start_module(workspace, m)
+    assert copied and saved is None
+    path.write_text("my work")
+
+    again, saved, copied = start_module(workspace, m)
+    assert not copied and saved is None and again.read_text() == "my work"
+
+    _, saved, copied = start_module(workspace, m, force=True)
+    assert copied and saved.read_text() == "my work"
+    assert path.read_text() != "my work"
+
+
+def test_reset_backs_up_and_forgets_the_result(workspace):
+    m = workspace.course.module(2)
+    path, _, _ = start_module(workspace, m)
+    path.write_text(path.read_text().replace("Doubling", "Mine"))
+    with progress.update(workspace.root) as record:
+        record["modules"][m.slug] = {"test": {"passed": True, "sha256": "x"}}
+
+    restored, saved = reset_module(workspace, m)
+    assert "Mine" in saved.read_text() and "Mine" not in restored.read_text()
+    assert m.slug not in progress.load(workspace.root)["modules"]
+
+
+def test_export_needs_a_started_module(workspace):
+    with pytest.raises(TitoError) as info:
+        export_module(workspace, workspace.course.module(2))
+    assert "tito module start 02" in info.value.todo
+
+
+def test_export_refuses_a_changed_target(workspace):
+    m = workspace.course.module(2)
+    path, _, _ = start_module(workspace, m)
+    path.write_text(path.read_text().replace("default_exp ops.double", "default_exp core"))
+    with pytest.raises(TitoError, match="belongs in 'ops.double'"):
+        export_module(workspace, m)
+    assert "def add_one" in (workspace.package_dir / "core.py").read_text()
+
+
+def test_unreadable_notebook_is_named_and_kept(workspace):
+    m = workspace.course.module(2)
+    path, _, _ = start_module(workspace, m)
+    path.write_text("{ not json")
+    with pytest.raises(TitoError) as info:
+        export_module(workspace, m)
+    assert str(path) in info.value.what
+    assert path.read_text() == "{ not json"

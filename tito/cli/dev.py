@@ -1,0 +1,79 @@
+"""`tito dev ...`: instructor commands over solutions/ and modules/."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    no_args_is_help=True, help="Instructor commands: build, release, verify."
+)
+
+
+@app.command("build")
+def build(dest: Annotated[Path, typer.Argument(help="Folder to export into.")]):
+    """Export every reference solution into DEST/tinytorch (for development)."""
+    from tito.course import load_course
+    from tito.export import export_reference
+
+    print(export_reference(load_course(), dest))
+
+
+@app.command("release")
+def release(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only report; exit 1 if modules/ is out of date."),
+    ] = False,
+):
+    """Regenerate the learner templates in modules/ from solutions/."""
+    from tito import ui
+    from tito.course import load_course
+    from tito.release.build import release as run_release
+
+    course = load_course()
+    outcomes = run_release(course, check=check)
+    rows = [[o.module.slug, _rel(course.root, o.path), o.state] for o in outcomes]
+    ui.table("modules/", ["module", "template", "state"], rows)
+
+    stale = [o for o in outcomes if o.out_of_date]
+    if stale:
+        from tito.errors import TitoError
+
+        raise TitoError(
+            f"{len(stale)} template(s) in modules/ are out of date.",
+            "Run `tito dev release` and commit the result.",
+        )
+
+
+@app.command("verify")
+def verify(
+    modules: Annotated[
+        list[str] | None, typer.Argument(help="Modules to verify (default: all).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per check run.")] = 600.0,
+):
+    """Check that every solution passes its checks and every template fails them."""
+    from tito import ui
+    from tito.course import load_course
+    from tito.errors import TitoError
+    from tito.verify import verify_course
+
+    course = load_course()
+    selected = [course.module(k) for k in modules] if modules else None
+    rows, bad = [], 0
+    for r in verify_course(course, selected, timeout, progress=ui.note):
+        bad += not r.ok
+        rows.append([r.module.slug, ui.mark(r.ok), r.solution, r.template, r.note])
+    ui.table("verify", ["module", "", "solution", "template", "note"], rows)
+    if bad:
+        raise TitoError(
+            f"{bad} module(s) failed verification.", "Fix what the table names."
+        )
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,54 @@
+"""`tito milestone ...`: list milestones and run one with your package."""
+
+from typing import Annotated
+
+import typer
+
+from tito.cli.options import JsonOpt, WorkspaceOpt
+
+app = typer.Typer(
+    no_args_is_help=True, help="Milestones: train real models with your package."
+)
+
+
+@app.command("list")
+def list_milestones(workspace: WorkspaceOpt = None, json: JsonOpt = False):
+    """Show each milestone: locked (and what is missing), unlocked or achieved."""
+    from tito import progress, ui
+    from tito.cli.status import show_milestones
+    from tito.course import load_course
+    from tito.state import milestone_states
+    from tito.workspace import open_workspace
+
+    ws = open_workspace(load_course(), workspace)
+    states = milestone_states(ws, progress.load(ws.root))
+    if json:
+        ui.emit_json([s.to_json() for s in states])
+    else:
+        show_milestones(states)
+
+
+@app.command(
+    "run",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def run(
+    ctx: typer.Context,
+    milestone: Annotated[str, typer.Argument(help="Milestone: 4, 04, 04_cnn or cnn.")],
+    workspace: WorkspaceOpt = None,
+):
+    """Run a milestone's script with your package; other options pass through."""
+    from tito import ui
+    from tito.cli.status import describe_result
+    from tito.course import load_course
+    from tito.milestones import best_result, run_milestone
+    from tito.progress import load
+    from tito.workspace import open_workspace
+
+    ws = open_workspace(load_course(), workspace)
+    ms = ws.course.milestone(milestone)
+    code = run_milestone(ws, ms, list(ctx.args))
+    best = best_result(ws, ms, load(ws.root))
+    if code == 0 and best:
+        ui.say(f"{ms.slug}: best so far {describe_result(best)}")
+    raise typer.Exit(code)

@@ -1,0 +1,98 @@
+"""`tito status` and `tito doctor`: where a learner stands, and whether tito can run."""
+
+import typer
+
+from tito.cli.options import JsonOpt, WorkspaceOpt
+
+
+def status(workspace: WorkspaceOpt = None, json: JsonOpt = False):
+    """Show every module's status and every milestone's gate."""
+    from tito import progress, ui
+    from tito.course import load_course
+    from tito.state import milestone_states, module_states
+    from tito.workspace import open_workspace
+
+    ws = open_workspace(load_course(), workspace)
+    record = progress.load(ws.root)
+    modules, milestones = module_states(ws, record), milestone_states(ws, record)
+    if json:
+        ui.emit_json(
+            {
+                "workspace": str(ws.root),
+                "modules": [s.to_json() for s in modules],
+                "milestones": [s.to_json() for s in milestones],
+            }
+        )
+        return
+    show_modules(modules)
+    show_milestones(milestones)
+
+
+def show_modules(states) -> None:
+    from tito import ui
+
+    rows = [
+        [s.module.slug, s.module.title, _colour(s.status), s.detail] for s in states
+    ]
+    ui.table("Modules", ["module", "title", "status", ""], rows)
+
+
+def show_milestones(states) -> None:
+    from tito import ui
+
+    rows = []
+    for s in states:
+        if s.status == "locked":
+            detail = "needs " + ", ".join(
+                f"{m.module.slug} ({m.status})" for m in s.missing
+            )
+        elif s.best:
+            detail = "best " + describe_result(s.best)
+        else:
+            detail = f"run: tito milestone run {s.milestone.number:02d}"
+        rows.append([s.milestone.slug, s.milestone.title, _colour(s.status), detail])
+    ui.table("\nMilestones", ["milestone", "title", "status", ""], rows)
+
+
+def describe_result(result: dict) -> str:
+    text = f"{result.get('metric', 'value')} {result['value']:.4g}"
+    if result.get("quick"):
+        text += " (quick run)"
+    return text
+
+
+_COLOURS = {
+    "passing": "green",
+    "complete": "green",
+    "given": "green",
+    "achieved": "green",
+    "unlocked": "green",
+    "failing": "red",
+    "stale": "yellow",
+    "missing": "red",
+    "locked": "dim",
+}
+
+
+def _colour(text: str) -> str:
+    colour = _COLOURS.get(text)
+    return f"[{colour}]{text}[/{colour}]" if colour else text
+
+
+def doctor(
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+):
+    """Check Python, packages, the course, the workspace, kernels and data."""
+    from tito import ui
+    from tito.doctor import diagnose
+
+    findings = diagnose(workspace)
+    if json:
+        ui.emit_json([f.__dict__ for f in findings])
+    else:
+        rows = [[f.area, f.item, ui.mark(f.ok), f.detail] for f in findings]
+        ui.table("tito doctor", ["area", "item", "", "detail"], rows)
+    bad = [f for f in findings if not f.ok and f.required]
+    if bad:
+        raise typer.Exit(1)

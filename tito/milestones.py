@@ -1,0 +1,91 @@
+"""Milestones: run a training script against the learner's package, keep results.
+
+A milestone runs only while its gate is open (see `state`). The script runs as
+`python <script> --workspace WS [options]`, with WS first on PYTHONPATH and
+TITO_WORKSPACE=WS; it writes `WS/milestones/<NN_name>/results.json`, which is
+copied into the progress record after every run so the best result is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tito.course import Milestone
+from tito.errors import TitoError
+from tito.workspace import Workspace
+
+
+def results_path(ws: Workspace, ms: Milestone) -> Path:
+    return ws.root / "milestones" / ms.slug / "results.json"
+
+
+def read_results(ws: Workspace, ms: Milestone) -> list[dict]:
+    """The result(s) in results.json: a dict, or a list of dicts; [] if none."""
+    path = results_path(ws, ms)
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    items = data if isinstance(data, list) else [data]
+    return [r for r in items if isinstance(r, dict) and _number(r.get("value"))]
+
+
+def best_result(ws: Workspace, ms: Milestone, record: dict) -> dict | None:
+    """The best recorded result: highest value, or lowest for a loss metric."""
+    runs = list(record["milestones"].get(ms.slug, {}).get("runs", []))
+    runs += [r for r in read_results(ws, ms) if r not in runs]
+    runs = [r for r in runs if isinstance(r, dict) and _number(r.get("value"))]
+    if not runs:
+        return None
+    metric = ms.metric or runs[0].get("metric", "")
+    lower = "loss" in metric or "perplexity" in metric
+    return (min if lower else max)(runs, key=lambda r: r["value"])
+
+
+def locked_error(ms: Milestone, missing) -> TitoError:
+    parts = [f"{s.module.slug} is {s.status}" for s in missing]
+    fixes = "; ".join(f"`{s.fix}`" for s in missing)
+    return TitoError(
+        f"Milestone {ms.slug} is locked: {', '.join(parts)}.",
+        f"Run {fixes}, until each passes.",
+    )
+
+
+def run_milestone(ws: Workspace, ms: Milestone, args: list[str]) -> int:
+    """Run the milestone's script (the gate must be open); return its exit code."""
+    from tito import progress
+    from tito.checks import workspace_env
+    from tito.state import milestone_state
+
+    state = milestone_state(ws, ms, progress.load(ws.root))
+    if state.status == "locked":
+        raise locked_error(ms, state.missing)
+    script = ws.course.path(ms.script)
+    if not script.is_file():
+        raise TitoError(
+            f"Milestone {ms.slug} has no script at {script}.",
+            "The course is incomplete: add the script named in course.yaml.",
+        )
+
+    env = workspace_env(ws.root)
+    env.pop("TITO_WORKSPACE_UNDER_TEST")
+    env["TITO_WORKSPACE"] = str(ws.root)
+    command = [sys.executable, str(script), "--workspace", str(ws.root), *args]
+    code = subprocess.call(command, cwd=ws.root, env=env)
+
+    results = read_results(ws, ms)
+    if code == 0 and results:
+        with progress.update(ws.root) as record:
+            entry = record["milestones"].setdefault(ms.slug, {})
+            runs = entry.setdefault("runs", [])
+            runs.extend(r for r in results if r not in runs)
+    return code
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

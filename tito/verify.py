@@ -1,0 +1,110 @@
+"""`tito dev verify`: every solution passes its checks, every template fails them.
+
+Solutions are exported into a scratch workspace and each module's checks run
+there. For each exercised module, its template (built in memory by the release
+pipeline) replaces its solution, and the checks must fail: a check that a stub
+passes tests nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tito.course import Course, Module
+
+
+@dataclass
+class Verified:
+    module: Module
+    ok: bool
+    solution: str
+    template: str
+    note: str = ""
+
+
+def verify_course(course: Course, modules=None, timeout: float = 600.0, progress=None):
+    """Yield one Verified per module (all modules with a solution by default)."""
+    from tito.export import export_reference
+
+    modules = modules or [
+        m for m in course.modules if course.path(m.solution).is_file()
+    ]
+    scratch = Path(tempfile.mkdtemp(prefix="tito-verify-"))
+    try:
+        reference = scratch / "reference"
+        export_reference(course, reference)
+        for m in modules:
+            if progress:
+                progress(f"verifying {m.slug}")
+            yield verify_module(course, m, reference, scratch, timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def verify_module(
+    course: Course, m: Module, reference: Path, scratch: Path, timeout: float
+) -> Verified:
+    from tito.checks import run_checks
+    from tito.errors import TitoError
+
+    problem = _authoring_problem(course, m)
+    if problem:
+        return Verified(m, False, "-", "-", problem)
+    try:
+        on_solution = run_checks(course, reference, m, timeout)
+        solution = _describe(on_solution)
+        if m.given:
+            return Verified(m, on_solution.passed, solution, "given", "")
+        on_template = run_checks(
+            course, _template_workspace(course, m, scratch), m, timeout
+        )
+    except TitoError as e:
+        return Verified(m, False, "-", "-", e.what)
+
+    template = _describe(on_template)
+    notes = []
+    if not on_solution.passed:
+        notes.append("solution must pass")
+    if on_template.passed:
+        notes.append("template must fail: its checks test nothing the stubs lack")
+    ok = on_solution.passed and not on_template.passed
+    return Verified(m, ok, solution, template, "; ".join(notes))
+
+
+def _authoring_problem(course: Course, m: Module) -> str:
+    from tito.errors import TitoError
+    from tito.export import notebook_code
+
+    if not course.path(m.solution).is_file():
+        return f"no solution at {m.solution}"
+    if not course.path(m.checks).is_file():
+        return f"no checks at {m.checks}"
+    try:
+        target, _ = notebook_code(course.path(m.solution))
+    except TitoError as e:
+        return e.what
+    if target != m.target:
+        return f"#| default_exp is {target}, course.yaml says {m.target}"
+    return ""
+
+
+def _template_workspace(course: Course, m: Module, scratch: Path) -> Path:
+    """A scratch workspace: every solution, except module m from its template."""
+    from tito.export import export_notebook, export_reference
+    from tito.files import write_atomic
+    from tito.release.build import template_text
+
+    root = scratch / m.slug
+    export_reference(course, root)
+    notebook = scratch / f"{m.slug}.ipynb"
+    write_atomic(notebook, template_text(course, m))
+    export_notebook(notebook, root / course.package, m.template)
+    return root
+
+
+def _describe(result) -> str:
+    word = "pass" if result.passed else "fail"
+    return f"{word}: {result.reason}"
