@@ -90,7 +90,11 @@ def mlp_step(torch, repeat: int):
 
     np.random.seed(0)
     model = nn.Sequential(
-        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+        nn.Linear(784, 256),
+        nn.ReLU(),
+        nn.Linear(256, 256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
     )
     opt = optim.AdamW(model.parameters(), lr=1e-3)
     x = Tensor(x_np)
@@ -133,11 +137,15 @@ def main() -> None:
     limits = limit_blas(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
-    note = f"threads: {args.threads}" + ("" if limits else " for torch (BLAS unlimited)")
+    note = f"threads: {args.threads}" + (
+        "" if limits else " for torch (BLAS unlimited)"
+    )
     if torch is None:
         note += "; PyTorch not installed, no ratios"
     print(f"foundation benchmark ({note})")
-    report("per-op overhead, tiny tensors (time per call)", tiny_ops(torch, calls, repeat))
+    report(
+        "per-op overhead, tiny tensors (time per call)", tiny_ops(torch, calls, repeat)
+    )
     report("training step", mlp_step(torch, repeat=max(repeat, 20)))
 
 

@@ -6,13 +6,23 @@ width 32) against `F.scaled_dot_product_attention`, and one training step
 against the PyTorch twin in `bench/gpt_twin.py`, after checking that both
 models give the same loss from the same weights.
 
-    tito dev build /tmp/ref && PYTHONPATH=/tmp/ref:. python bench/language.py
+    tito dev build /tmp/ref && PYTHONPATH=/tmp/ref python bench/language.py
+
+Both sides run with the same number of threads (`--threads`, default 1): on a
+shared machine, more threads than free cores make either side erratic.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+
+THREADS = "1"
+if "--threads" in sys.argv:
+    THREADS = sys.argv[sys.argv.index("--threads") + 1]
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = THREADS  # before NumPy loads its BLAS
 
 import numpy as np
 
@@ -98,9 +108,17 @@ def training_step_case(torch):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--threads", default="1", help="BLAS and torch threads for both (default 1)"
+    )
+    ap.parse_args()
     torch = load_torch()
+    if torch is not None:
+        torch.set_num_threads(int(THREADS))
     rows = [attention_case(torch), training_step_case(torch)]
     report("language track (tinytorch / torch, CPU)", rows)
+    print(f"threads: {THREADS} for both")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -107,7 +107,6 @@ class no_grad:
 
 # %%
 #| export
-import numpy as np
 
 
 def op_result(data, parents, backward):
@@ -148,7 +147,7 @@ def unbroadcast(g, shape):
 def _const(x, like):
     """A non-tensor operand: Python scalars stay as they are (they do not change
     the dtype); arrays of another float dtype are cast to the tensor's dtype."""
-    if isinstance(x, (int, float)):
+    if type(x) is float or type(x) is int:  # not np.float64, a float subclass
         return x
     x = np.asarray(x)
     if x.dtype.kind == "f" and like.dtype.kind == "f" and x.dtype != like.dtype:
@@ -177,7 +176,6 @@ def _broadcast(ufunc, a, b, symbol):
 
 # %%
 #| export
-import numpy as np
 
 
 def add(a, b):
@@ -318,6 +316,18 @@ def power(a, p):
     return op_result(out, (a,), backward)
 
 
+def rpow(a, base):
+    """base ** a for a non-tensor base."""
+    A = a.data
+    B = _const(base, A)
+    out = _broadcast(np.power, B, A, "**")
+
+    def backward(g):
+        return (unbroadcast(g * out * np.log(B), A.shape),)
+
+    return op_result(out, (a,), backward)
+
+
 # %% [markdown]
 # ## Matrix multiplication
 #
@@ -332,7 +342,6 @@ def power(a, p):
 
 # %%
 #| export
-import numpy as np
 
 
 def _matmul_error(A, B):
@@ -379,6 +388,11 @@ def matmul(a, b):
             if b.requires_grad:
                 gb = A.reshape(-1, K).T @ g.reshape(-1, N)  # (K, N)
             return ga, gb
+        if A.ndim == 1 and B.ndim == 1:  # a dot product
+            return (
+                g * B if a.requires_grad else None,
+                g * A if b.requires_grad else None,
+            )
         A2 = A[None, :] if A.ndim == 1 else A
         B2 = B[:, None] if B.ndim == 1 else B
         g2 = g
@@ -405,7 +419,6 @@ def matmul(a, b):
 
 # %%
 #| export
-import numpy as np
 
 
 def _expand(g, axis, keepdims):
@@ -465,7 +478,6 @@ def reduce_max(a, axis=None, keepdims=False):
 
 # %%
 #| export
-import numpy as np
 
 
 def exp(a):
@@ -539,7 +551,6 @@ def relu(a):
 
 # %%
 #| export
-import numpy as np
 
 
 def softmax(a, axis=-1):
@@ -575,7 +586,6 @@ def log_softmax(a, axis=-1):
 
 # %%
 #| export
-import numpy as np
 
 
 def _shape_args(shape):
@@ -640,7 +650,6 @@ def permute(a, *axes):
 
 # %%
 #| export
-import numpy as np
 
 
 def _is_basic(idx):
@@ -701,7 +710,6 @@ def getitem(a, idx):
 
 # %%
 #| export
-import numpy as np
 
 
 def concatenate(tensors, axis=0):
@@ -740,7 +748,9 @@ def where(cond, a, b):
     """Elementwise `a` where `cond` is true, else `b`; a and b may be numbers."""
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     cond = cond.astype(bool, copy=False)
-    like = a.data if isinstance(a, Tensor) else b.data if isinstance(b, Tensor) else None
+    like = (
+        a.data if isinstance(a, Tensor) else b.data if isinstance(b, Tensor) else None
+    )
     A = a.data if isinstance(a, Tensor) else _const(a, like) if like is not None else a
     B = b.data if isinstance(b, Tensor) else _const(b, like) if like is not None else b
     try:
@@ -786,8 +796,10 @@ def pad(a, pad_width, value=0.0):
     pair for every axis, or one pair per axis."""
     A = a.data
     widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (A.ndim, 2))
-    shape = tuple(int(n + lo + hi) for n, (lo, hi) in zip(A.shape, widths))
-    inner = tuple(slice(int(lo), int(lo) + n) for n, (lo, _) in zip(A.shape, widths))
+    shape = tuple(int(n + lo + hi) for n, (lo, hi) in zip(A.shape, widths, strict=True))
+    inner = tuple(
+        slice(int(lo), int(lo) + n) for n, (lo, _) in zip(A.shape, widths, strict=True)
+    )
     out = np.full(shape, value, dtype=A.dtype)
     out[inner] = A
 
@@ -819,7 +831,6 @@ def pad(a, pad_width, value=0.0):
 
 # %%
 #| export
-import numpy as np
 
 
 def _graph_freed(g):
@@ -865,7 +876,7 @@ def _run_backward(root, seed, retain_graph):
         if not retain_graph:
             node._backward = _graph_freed
             node._parents = ()
-        for p, pg in zip(parents, parent_grads):
+        for p, pg in zip(parents, parent_grads, strict=True):
             if pg is None or not p.requires_grad:
                 continue
             k = id(p)
@@ -905,7 +916,6 @@ def _store_leaf_grad(leaf, g, given):
 
 # %%
 #| export
-import numpy as np
 
 
 class Tensor:
@@ -1044,6 +1054,9 @@ class Tensor:
     def __pow__(self, p):
         return power(self, p)
 
+    def __rpow__(self, base):
+        return rpow(self, base)
+
     def __matmul__(self, other):
         return matmul(self, other)
 
@@ -1169,6 +1182,7 @@ assert w.grad.tolist() == [[2.0, 2.0], [1.0, 1.0]]
 # compute the output from `.data`, write the closure, return. Here is
 # `x ** 3` as one op; `tinytorch.autograd.Function` (chapter 05) wraps the same
 # door in PyTorch's `forward(ctx, ...)`/`backward(ctx, grad)` style.
+
 
 # %%
 def cube(x):

@@ -48,7 +48,6 @@ from here as well.
 import math
 
 import numpy as np
-
 from tinytorch.tensor import Tensor, op_result
 
 
@@ -89,11 +88,7 @@ def log_softmax(x, axis=-1, dim=None):
 
 # %%
 #| export
-import math
 
-import numpy as np
-
-from tinytorch.tensor import op_result
 
 _C = math.sqrt(2.0 / math.pi)
 _K = 0.044715
@@ -139,9 +134,6 @@ def gelu(x):
 
 # %%
 #| export
-import numpy as np
-
-from tinytorch.tensor import op_result
 
 
 def dropout(x, p=0.5, training=True):
@@ -171,9 +163,6 @@ def dropout(x, p=0.5, training=True):
 
 # %%
 #| export
-import numpy as np
-
-from tinytorch.tensor import op_result
 
 
 def linear(x, weight, bias=None):
@@ -216,9 +205,6 @@ def linear(x, weight, bias=None):
 
 # %%
 #| export
-import numpy as np
-
-from tinytorch.tensor import op_result
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -272,6 +258,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 # %% [markdown]
 # The losses belong to chapter 04, but PyTorch users expect
 # `F.cross_entropy`; this hook finds them there on first use.
+
 
 # %%
 #| export

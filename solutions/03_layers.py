@@ -48,7 +48,6 @@ Dropout, LayerNorm, and the containers Sequential and ModuleList.
 """
 
 import numpy as np
-
 from tinytorch.tensor import Tensor
 
 
@@ -201,8 +200,6 @@ def _copy_into(module, name, current, array, key):
 #| export
 import math
 
-import numpy as np
-
 from tinytorch.nn import functional as F
 
 
@@ -232,9 +229,6 @@ class Linear(Module):
 
 # %%
 #| export
-import numpy as np
-
-from tinytorch.nn import functional as F
 
 
 class ReLU(Module):
@@ -308,6 +302,7 @@ class LayerNorm(Module):
 # (a transformer's list of blocks). Both store each module as an attribute named
 # by its position, so the tree walk above sees them without special cases, and
 # the saved names are `0.weight`, `1.bias`, ...
+
 
 # %%
 #| export

@@ -55,7 +55,6 @@ likelihood together, stable at any logit size, with `ignore_index` and
 """
 
 import numpy as np
-
 from tinytorch.nn.modules import Module
 from tinytorch.tensor import Tensor, op_result
 
@@ -116,8 +115,9 @@ def cross_entropy(
         out = per_row.reshape(T.shape).astype(Z.dtype, copy=False)
         out = out.reshape(logits.shape[:1] + logits.shape[2:])
     else:
-        raise ValueError(f"cross_entropy: reduction must be mean, sum or none, "
-                         f"got {reduction!r}.")
+        raise ValueError(
+            f"cross_entropy: reduction must be mean, sum or none, got {reduction!r}."
+        )
 
     def backward(g):
         if reduction == "none":
@@ -145,7 +145,6 @@ def cross_entropy(
 
 # %%
 #| export
-from tinytorch.tensor import Tensor
 
 
 def mse_loss(pred, target, reduction="mean"):
@@ -166,6 +165,7 @@ def mse_loss(pred, target, reduction="mean"):
 # %% [markdown]
 # ## As modules
 
+
 # %%
 #| export
 class CrossEntropyLoss(Module):
@@ -180,7 +180,9 @@ class CrossEntropyLoss(Module):
         )
 
     def extra_repr(self):
-        return f"ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}"
+        return (
+            f"ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}"
+        )
 
 
 class MSELoss(Module):

@@ -65,7 +65,6 @@ A subclass defines `forward(ctx, *args)` on NumPy arrays and
 """
 
 import numpy as np
-
 from tinytorch.tensor import Tensor, is_grad_enabled, op_result
 
 
@@ -94,9 +93,12 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         is_tensor = [isinstance(a, Tensor) for a in args]
-        arrays = [a.data if t else a for a, t in zip(args, is_tensor)]
+        arrays = [a.data if t else a for a, t in zip(args, is_tensor, strict=True)]
         record = is_grad_enabled()
-        needs = tuple(t and record and a.requires_grad for a, t in zip(args, is_tensor))
+        needs = tuple(
+            t and record and a.requires_grad
+            for a, t in zip(args, is_tensor, strict=True)
+        )
         ctx = Context(needs)
         out = np.asarray(cls.forward(ctx, *arrays, **kwargs))
         out = _keep_dtype(out, arrays, is_tensor)
@@ -109,7 +111,8 @@ class Function:
             grads = cls.backward(ctx, g)
             if not isinstance(grads, tuple):
                 grads = (grads,)
-            if len(grads) != len(args):
+            extra = grads[len(args) :]  # for arguments given by keyword
+            if len(grads) < len(args) or any(e is not None for e in extra):
                 raise ValueError(
                     f"{cls.__name__}.backward returned {len(grads)} gradients for "
                     f"{len(args)} forward inputs; return one per input (None for "
@@ -121,7 +124,7 @@ class Function:
 
 
 def _keep_dtype(out, arrays, is_tensor):
-    for a, t in zip(arrays, is_tensor):
+    for a, t in zip(arrays, is_tensor, strict=True):
         if t and a.dtype.kind == "f":
             if out.dtype.kind == "f" and out.dtype != a.dtype:
                 return out.astype(a.dtype)
@@ -158,9 +161,6 @@ def _checked(cls, i, grad, array):
 
 # %%
 #| export
-import numpy as np
-
-from tinytorch.tensor import Tensor
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
@@ -221,6 +221,7 @@ def _numeric_grad(fn, xs, x, weights, eps):
 # by hand, checked against finite differences; and a deliberately wrong backward,
 # which `gradcheck` must reject.
 
+
 # %%
 class RowDot(Function):
     @staticmethod
@@ -262,6 +263,7 @@ except AssertionError:
 # %% [markdown]
 # `apply` keeps float32 in float32, even when `forward` mixes in a float64
 # constant.
+
 
 # %%
 class Halve(Function):

@@ -53,7 +53,9 @@ class Optimizer:
     def __init__(self, params, defaults):
         params = list(params)
         if not params:
-            raise ValueError("The optimizer got no parameters; pass model.parameters().")
+            raise ValueError(
+                "The optimizer got no parameters; pass model.parameters()."
+            )
         if not isinstance(params[0], dict):
             params = [{"params": params}]
         self.param_groups = []
@@ -120,7 +122,6 @@ class Optimizer:
 
 # %%
 #| export
-import numpy as np
 
 
 class SGD(Optimizer):
@@ -165,9 +166,6 @@ class SGD(Optimizer):
 
 # %%
 #| export
-import math
-
-import numpy as np
 
 
 class Adam(Optimizer):
@@ -242,9 +240,6 @@ def _scratch(w):
 
 # %%
 #| export
-import math
-
-import numpy as np
 
 
 def clip_grad_norm_(params, max_norm):
@@ -277,7 +272,6 @@ def clip_grad_norm_(params, max_norm):
 
 # %%
 #| export
-import math
 
 
 class LRScheduler:

@@ -74,8 +74,6 @@ def seed_everything(seed):
 #| export
 import time
 
-import numpy as np
-
 from tinytorch.optim import clip_grad_norm_
 from tinytorch.tensor import Tensor, no_grad
 
@@ -87,7 +85,11 @@ def _as_tensor(x):
 def _correct(out, y):
     """How many predictions match integer targets (class axis 1), or None."""
     y = y.data if isinstance(y, Tensor) else np.asarray(y)
-    if y.dtype.kind not in "iu" or out.ndim < 2 or y.shape != out.shape[:1] + out.shape[2:]:
+    if (
+        y.dtype.kind not in "iu"
+        or out.ndim < 2
+        or y.shape != out.shape[:1] + out.shape[2:]
+    ):
         return None
     return int((out.data.argmax(axis=1) == y).sum())
 
@@ -201,6 +203,7 @@ def _length(loader):
 # It is imported only when a bar is asked for; without one, `_Progress` does
 # nothing.
 
+
 # %%
 #| export
 class _Progress:
@@ -256,8 +259,6 @@ import json
 import os
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 
 def save_checkpoint(path, model, optimizer=None, **metadata):

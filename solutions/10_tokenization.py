@@ -75,7 +75,18 @@ print(len(chars), "characters;", ids[:12])
 
 # %%
 #| export
+"""Tokenizers: text to integer ids and back.
+
+CharTokenizer numbers the distinct characters of a corpus. BPETokenizer is a
+byte-level byte-pair encoder: every string round-trips, merges are learned with
+pair counts updated in place, and special tokens are never split.
+"""
+
+import heapq
 import json
+import re
+from collections import Counter, defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -234,12 +245,9 @@ for s in ["a", "é", "e\u0301", "日", "🙂"]:
 #
 # **Exercise.** Write `pair_counts` and `merge_pair`.
 
+
 # %%
 #| export
-from collections import Counter
-from itertools import pairwise
-
-
 def pair_counts(ids) -> Counter:
     """How often each pair of neighbours occurs in `ids`."""
     ### BEGIN SOLUTION
@@ -281,8 +289,6 @@ assert merge_pair([], (1, 2), 9) == []
 
 # %%
 #| export
-import re
-
 # Letters (with combining accents), digits and other symbols, each optionally
 # led by one space; runs of whitespace keep their last space for the next word.
 WORD_PATTERN = (
@@ -381,9 +387,6 @@ assert train_naive("tatata tat at", 300) == hand_worked
 
 # %%
 #| export
-import heapq
-from collections import defaultdict
-
 _CACHE_LIMIT = 100_000
 
 
@@ -573,13 +576,21 @@ class BPETokenizer:
     @classmethod
     def load(cls, path) -> "BPETokenizer":
         state = _read_state(path, "bpe")
-        tok = cls(state["special_tokens"], pattern=state["pattern"])
-        for k, (a, b) in enumerate(state["merges"]):
+        return cls.from_merges(
+            state["merges"], state["special_tokens"], state["pattern"]
+        )
+
+    @classmethod
+    def from_merges(cls, merges, special_tokens=(), pattern=WORD_PATTERN):
+        """A tokenizer with these merges, e.g. the first k of a trained one."""
+        for k, (a, b) in enumerate(merges):
             if not (0 <= a < 256 + k and 0 <= b < 256 + k):
                 raise ValueError(
-                    f"{path}: merge {k} refers to ids ({a}, {b}) not yet defined"
+                    f"merge {k} refers to ids ({a}, {b}), which are not defined "
+                    f"before it; merges must only use bytes and earlier merges"
                 )
-        tok._set_merges(state["merges"])
+        tok = cls(special_tokens, pattern=pattern)
+        tok._set_merges(merges)
         return tok
 
     def __repr__(self) -> str:
@@ -671,9 +682,9 @@ assert all(again.encode(s) == spec.encode(s) for s in [*hard, text, generated])
 # %% [markdown]
 # ## 6. Systems: what the vocabulary size buys and costs
 #
-# Measured on Tiny Shakespeare (about 1.1 MB) when it is available, otherwise
-# on the small text shipped with the course. First, the two trainers on the
-# first 100,000 characters, to 64 merges:
+# Measured on Tiny Shakespeare (about 1.1 MB) when it has been downloaded,
+# otherwise on the small generated text that comes with the course. First,
+# the two trainers on the first 100,000 characters, to 64 merges:
 
 # %%
 import time
@@ -682,8 +693,10 @@ from tito.datasets import load_text
 from tito.errors import TitoError
 
 try:
-    corpus = load_text("tinyshakespeare")
+    corpus = load_text("tinyshakespeare", download=False)
 except TitoError:
+    print("Tiny Shakespeare is not downloaded (`tito data download tinyshakespeare`);")
+    print("measuring on the generated text instead.")
     corpus = load_text("tiny")
 print(f"corpus: {len(corpus):,} characters, {len(_utf8(corpus)):,} bytes")
 
@@ -712,9 +725,10 @@ n_bytes = len(_utf8(corpus))
 chars = CharTokenizer(corpus)
 char_ids = chars.encode(corpus)
 rows = [("characters", chars.vocab_size, char_ids)]
-for size in [256, 512, 1024, 2048]:
-    sub = BPETokenizer()
-    sub._set_merges(big.merges[: size - 256])
+# A small corpus may run out of pairs before 2,048; then its last size is used.
+sizes = sorted({n for n in [256, 512, 1024, 2048] if n < big.vocab_size})
+for size in [*sizes, big.vocab_size]:
+    sub = BPETokenizer.from_merges(big.merges[: size - 256])
     rows.append((f"BPE {size}", sub.vocab_size, sub.encode(corpus)))
 
 width, batch, context = 128, 32, 128

@@ -84,7 +84,7 @@ import numpy as np
 
 import tinytorch.nn.functional as F
 from tinytorch.nn.attention import MultiHeadAttention
-from tinytorch.nn.embedding import Embedding
+from tinytorch.nn.embedding import Embedding, LearnedPositionalEmbedding
 from tinytorch.nn.modules import GELU, Dropout, LayerNorm, Linear, Module, ModuleList
 from tinytorch.tensor import Tensor, no_grad
 
@@ -219,7 +219,7 @@ class GPT(Module):
         self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
         ### BEGIN SOLUTION
         self.wte = Embedding(vocab_size, n_embd)
-        self.wpe = Embedding(block_size, n_embd)
+        self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
         self.drop = Dropout(dropout)
         self.blocks = ModuleList(
             [TransformerBlock(n_embd, n_head, dropout) for _ in range(n_layer)]
@@ -257,7 +257,7 @@ class GPT(Module):
                 "(generate does this for you)"
             )
         ### BEGIN SOLUTION
-        x = self.wte(idx) + self.wpe(np.arange(T))  # (B, T, C)
+        x = self.wpe(self.wte(idx))  # (B, T, C): tokens plus positions
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)  # (B, T, C)

@@ -30,7 +30,7 @@ def run_notebook(
     path: Path, workspace: Path, cell_timeout: float = 120.0
 ) -> NotebookRun:
     """Execute every code cell of the notebook at `path` in a fresh kernel."""
-    from jupyter_client import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import (
         CellExecutionError,
@@ -46,7 +46,7 @@ def run_notebook(
     client = NotebookClient(
         nb,
         timeout=cell_timeout,
-        km=KernelManager(kernel_name="tito", kernel_spec_manager=_ThisPython()),
+        km=AsyncKernelManager(kernel_name="tito", kernel_spec_manager=_ThisPython()),
         resources={"metadata": {"path": str(Path(path).parent)}},
         on_cell_execute=lambda cell, cell_index: current.update(index=cell_index),
     )

@@ -252,8 +252,10 @@ def test_crop_matches_loop_reference_for_given_offsets():
     assert (crop(images, top, left, 5) == crop_reference(images, top, left, 5, 5)).all()
 
 
-def test_crop_refuses_windows_outside_the_image():
-    images = ramp(n=2, h=5, w=5)
+def test_crop_takes_edge_windows_and_refuses_windows_outside():
+    images = ramp(n=2, h=5, w=6)
+    edge = crop(images, np.array([0, 1]), np.array([2, 0]), 4)  # last valid offsets
+    assert (edge == crop_reference(images, [0, 1], [2, 0], 4, 4)).all()
     with pytest.raises(ValueError):
         crop(images, np.array([0, 2]), np.array([0, 0]), 4)
     with pytest.raises(ValueError):
@@ -351,9 +353,12 @@ def test_normalize_per_channel_on_bytes():
     assert np.allclose(out.ravel(), [0.0, 5.0, 5.0])
 
 
-def test_normalize_channel_mismatch_is_an_error():
+def test_normalize_takes_one_value_or_one_per_channel():
+    x = np.full((2, 3, 2, 2), 3.0, np.float32)
+    assert np.allclose(Normalize(1.0, 2.0)(x), 1.0)
+    assert np.allclose(Normalize([1, 2, 3], [1, 1, 1])(x)[0, :, 0, 0], [2, 1, 0])
     with pytest.raises(ValueError):
-        Normalize(mean=[0.5, 0.5], std=[0.2, 0.2])(np.zeros((1, 3, 2, 2), np.float32))
+        Normalize(mean=[0.5, 0.5], std=[0.2, 0.2])(x)
 
 
 def test_compose_runs_in_order():

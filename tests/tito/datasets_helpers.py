@@ -91,7 +91,9 @@ def batch_bytes(x, y, name="batch") -> bytes:
 
 
 def meta_bytes() -> bytes:
-    return py2_pickle({"num_cases_per_batch": 6, "label_names": CLASSES, "num_vis": 3072})
+    return py2_pickle(
+        {"num_cases_per_batch": 6, "label_names": CLASSES, "num_vis": 3072}
+    )
 
 
 def write_cifar(folder: Path, batches: dict) -> Path:

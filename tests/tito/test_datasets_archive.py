@@ -19,7 +19,11 @@ def make_tar(path, members):
 def test_unpacks_the_named_folder_into_place(tmp_path):
     archive = make_tar(
         tmp_path / "a.tar.gz",
-        [("data/one", {}), ("data/sub/two", {}), ("data/link", {"type": tarfile.SYMTYPE, "linkname": "one"})],
+        [
+            ("data/one", {}),
+            ("data/sub/two", {}),
+            ("data/link", {"type": tarfile.SYMTYPE, "linkname": "one"}),
+        ],
     )
 
     folder = unpack(archive, tmp_path / "out", "data")
@@ -56,7 +60,9 @@ def test_refuses_a_member_that_could_escape(tmp_path, name, info, problem):
 
 def test_refuses_a_path_through_a_link_in_the_archive(tmp_path):
     link = {"type": tarfile.SYMTYPE, "linkname": "."}
-    archive = make_tar(tmp_path / "a.tar.gz", [("data/here", link), ("data/here/../../evil", {})])
+    archive = make_tar(
+        tmp_path / "a.tar.gz", [("data/here", link), ("data/here/../../evil", {})]
+    )
 
     with pytest.raises(TitoError) as e:
         unpack(archive, tmp_path / "out", "data")

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from datasets_helpers import Server, make_batches, md5, refused_url, tar_folder, write_cifar
+from datasets_helpers import (
+    Server,
+    make_batches,
+    md5,
+    refused_url,
+    tar_folder,
+    write_cifar,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,7 +81,9 @@ def test_offline_download_exits_1_with_two_lines_and_no_files(tmp_path):
     course = course_with(tmp_path, url=url)
     data = tmp_path / "data"
 
-    done = run("download", "cifar10", "--data-dir", str(data), env={"TITO_COURSE": str(course)})
+    done = run(
+        "download", "cifar10", "--data-dir", str(data), env={"TITO_COURSE": str(course)}
+    )
 
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and done.stdout == ""

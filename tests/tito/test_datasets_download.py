@@ -94,7 +94,9 @@ def test_refused_connection_says_it_could_not_reach(tmp_path):
 
 def test_offline_error_names_what_it_tried_the_file_its_md5_and_the_way_out(tmp_path):
     url = refused_url()
-    ds = Dataset("cifar10", "CIFAR-10", url, "c" * 32, 1, "tar.gz", "cifar-10-batches-py")
+    ds = Dataset(
+        "cifar10", "CIFAR-10", url, "c" * 32, 1, "tar.gz", "cifar-10-batches-py"
+    )
 
     with pytest.raises(TitoError) as e:
         store.ensure(ds, tmp_path / "cache", display=Quiet(), connect_timeout=2)

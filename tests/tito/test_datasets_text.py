@@ -24,7 +24,9 @@ def official(monkeypatch):
     return use
 
 
-def test_file_and_folder_give_the_text_and_an_official_copy_is_quiet(tmp_path, official):
+def test_file_and_folder_give_the_text_and_an_official_copy_is_quiet(
+    tmp_path, official
+):
     path = tmp_path / "tinyshakespeare.txt"
     path.write_text(TEXT, encoding="utf-8")
     official(md5=md5(TEXT.encode()))

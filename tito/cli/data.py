@@ -30,7 +30,12 @@ def list_(data_dir: DataDirOpt = None, json: JsonOpt = False):
         ui.emit_json([{**r._asdict(), "path": str(r.path)} for r in rows])
         return
     table = [
-        [r.name, ui.mark(r.present), str(r.path), _size(r.size_bytes) if r.present else ""]
+        [
+            r.name,
+            ui.mark(r.present),
+            str(r.path),
+            _size(r.size_bytes) if r.present else "",
+        ]
         for r in rows
     ]
     ui.table("Datasets", ["name", "present", "path", "size"], table)

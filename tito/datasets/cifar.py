@@ -106,12 +106,13 @@ class _Folder:
             if hashlib.md5(raw).hexdigest() != self.ds.file_md5.get(name):
                 unofficial.append(name)
             yield name, raw
+            del raw  # hold one raw batch at a time
         if unofficial:
             self.differs = f"{len(unofficial)} of 7 files differ from the official ones"
 
 
 class _Archive:
-    """The .tar.gz, streamed once: members read in order, the archive's md5 on the way."""
+    """The .tar.gz, streamed once: members in order, its md5 taken on the way."""
 
     def __init__(self, path: Path, ds: Dataset):
         self.path, self.ds = path, ds
@@ -171,6 +172,7 @@ def _assemble(batches: Iterator[tuple[str, bytes]], where: Path) -> ImageSet:
             continue
 
         x, y = _batch(raw, where, name)  # (n, 3, 32, 32), (n,)
+        del raw
         if name == TEST:
             test_x, test_y = x, y
             continue
@@ -186,6 +188,7 @@ def _assemble(batches: Iterator[tuple[str, bytes]], where: Path) -> ImageSet:
             )
         train_x[i * n : (i + 1) * n] = x
         train_y[i * n : (i + 1) * n] = y
+        del x  # placed; only the one full copy is kept
 
     return ImageSet(train_x, train_y, test_x, test_y, classes, source=str(where))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -81,7 +80,7 @@ def _stream(url, part: Path, connect_timeout, read_timeout, display) -> str:
         raise DownloadFailed(f"{url} answered HTTP {e.code} ({e.reason}).") from None
     except urllib.error.URLError as e:
         raise DownloadFailed(f"Could not reach {url}: {_reason(e.reason)}.") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:  # socket.timeout is the same class
         raise DownloadFailed(
             f"{url} sent nothing for {read_timeout:g} s after {done:,} bytes."
         ) from None
@@ -103,7 +102,7 @@ def _length(response) -> int | None:
 
 
 def _reason(reason) -> str:
-    if isinstance(reason, socket.timeout | TimeoutError):
+    if isinstance(reason, TimeoutError):
         return "timed out"
     return str(getattr(reason, "strerror", None) or reason) or type(reason).__name__
 

@@ -52,7 +52,7 @@ def is_present(ds: Dataset, root: Path) -> bool:
 
 
 def status(data_dir: Path | str | None = None) -> list[Status]:
-    """Each course dataset: (name, present, path, size_bytes) in `data_dir` or the cache."""
+    """(name, present, path, size_bytes) of each dataset in `data_dir` or the cache."""
     root = Path(data_dir) if data_dir else data_home()
     rows = []
     for ds in all_datasets():

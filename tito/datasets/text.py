@@ -44,7 +44,9 @@ def load_text(
             f"Pass the {ds.name} text file with --data-dir.",
         ) from None
     if not text:
-        raise TitoError(f"{path} is empty.", f"Pass the {ds.name} text file with --data-dir.")
+        raise TitoError(
+            f"{path} is empty.", f"Pass the {ds.name} text file with --data-dir."
+        )
 
     got = hashlib.md5(raw).hexdigest()
     if got != ds.md5:

@@ -1,0 +1,157 @@
+"""Vision benchmark: tinytorch's Conv2d, MaxPool2d and a CNN training step vs PyTorch.
+
+CIFAR-10 shapes at batch 128, forward and backward, one run, ratios printed
+(tinytorch time / PyTorch time). Targets: Conv2d 2x, MaxPool2d 1.5x, the
+milestone-04 training step 2.5x. Run against the reference solutions:
+
+    tito dev build /tmp/ref && PYTHONPATH=/tmp/ref python bench/vision.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import load_torch, median_seconds, report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = 128
+
+
+def load_milestone_model():
+    path = ROOT / "milestones" / "04_1998_cnn" / "model.py"
+    spec = importlib.util.spec_from_file_location("milestone04_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def conv_case(c_in, c_out, size):
+    import tinytorch.nn as nn
+    from tinytorch import Tensor
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, c_in, size, size)).astype(np.float32)
+    conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+    xt = Tensor(x, requires_grad=True)
+
+    def ours():
+        xt.grad = conv.weight.grad = None
+        conv(xt).sum().backward()
+
+    return ours, x, conv.weight.data
+
+
+def torch_conv(torch, x, w):
+    xt = torch.from_numpy(x).to(memory_format=torch.channels_last).requires_grad_()
+    wt = torch.from_numpy(w.copy()).requires_grad_()
+
+    def theirs():
+        xt.grad = wt.grad = None
+        torch.nn.functional.conv2d(xt, wt, padding=1).sum().backward()
+
+    return theirs
+
+
+def pool_case(channels, size):
+    import tinytorch.nn as nn
+    from tinytorch import Tensor
+
+    x = np.random.default_rng(0).standard_normal((BATCH, channels, size, size))
+    x = x.astype(np.float32)
+    # the pool sees what a convolution hands it: channels-last memory
+    xt = Tensor(x.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2), True)
+    pool = nn.MaxPool2d(2)
+
+    def ours():
+        xt.grad = None
+        pool(xt).sum().backward()
+
+    return ours, x
+
+
+def torch_pool(torch, x):
+    xt = torch.from_numpy(x).to(memory_format=torch.channels_last).requires_grad_()
+
+    def theirs():
+        xt.grad = None
+        torch.nn.functional.max_pool2d(xt, 2).sum().backward()
+
+    return theirs
+
+
+def step_case(arch):
+    import tinytorch.nn as nn
+    import tinytorch.optim as optim
+    from tinytorch import Tensor
+
+    model = load_milestone_model().build_model(arch)
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
+                    weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, BATCH)
+
+    def ours():
+        loss = loss_fn(model(Tensor(x)), Tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return ours, x, y
+
+
+def torch_step(torch, arch, x, y):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from cnn_twin import build
+
+    model = build(torch, arch).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
+                          weight_decay=5e-4)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
+    yt = torch.from_numpy(y)
+
+    def theirs():
+        loss = loss_fn(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return theirs
+
+
+def main() -> None:
+    torch = load_torch()
+    if torch is not None:
+        torch.set_num_threads(os.cpu_count() or 1)
+    print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    rows = []
+    for c_in, c_out, size in [(24, 48, 16), (48, 48, 16), (48, 96, 8), (96, 96, 4)]:
+        ours, x, w = conv_case(c_in, c_out, size)
+        theirs = torch_conv(torch, x, w) if torch else None
+        rows.append((f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}",
+                     median_seconds(ours, 10), theirs and median_seconds(theirs, 10),
+                     2.0))
+    for channels, size in [(24, 32), (48, 16)]:
+        ours, x = pool_case(channels, size)
+        theirs = torch_pool(torch, x) if torch else None
+        rows.append((f"MaxPool2d 2x2 on {channels}x{size}x{size}",
+                     median_seconds(ours, 10), theirs and median_seconds(theirs, 10),
+                     1.5))
+    arch = load_milestone_model().ARCH
+    ours, x, y = step_case(arch)
+    theirs = torch_step(torch, arch, x, y) if torch else None
+    rows.append((f"training step {arch}", median_seconds(ours, 5, 2),
+                 theirs and median_seconds(theirs, 5, 2), 2.5))
+    report(f"vision, batch {BATCH}, forward + backward", rows)
+
+
+if __name__ == "__main__":
+    main()

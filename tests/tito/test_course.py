@@ -1,0 +1,40 @@
+"""course.yaml: lookups by any spelling; malformed files named with key and expectation."""
+
+import pytest
+
+from tito.course import load_course
+from tito.errors import TitoError
+
+
+@pytest.mark.parametrize("key", ["2", "02", "02_doubling", "doubling", " Doubling "])
+def test_module_lookup_accepts_every_spelling(course, key):
+    assert course.module(key).slug == "02_doubling"
+
+
+def test_unknown_module_lists_the_known_ones(course):
+    with pytest.raises(TitoError) as info:
+        course.module("99")
+    assert "01_counting, 02_doubling" in info.value.todo
+
+
+def test_real_course_loads_with_milestone_cnn():
+    course = load_course()
+    assert course.milestone("cnn").slug == "04_cnn"
+    assert course.module("9").target == "nn.conv"
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("package: tinytorch\nmodules: {}\nmilestones: []\n", "modules should be a list"),
+        ("package: t\nmodules:\n  - number: one\n", "modules[0].number should be a int"),
+        ("package: t\nmodules:\n  - {number: 1}\n", "modules[0] has no 'name'"),
+        ("package: [\n", "not valid YAML"),
+    ],
+)
+def test_malformed_course_names_file_key_and_expectation(tmp_path, text, fragment):
+    (tmp_path / "course.yaml").write_text(text)
+    with pytest.raises(TitoError) as info:
+        load_course(tmp_path)
+    assert str(tmp_path / "course.yaml") in info.value.what
+    assert fragment in info.value.what
