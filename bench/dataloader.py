@@ -5,8 +5,9 @@ One epoch of the real CIFAR-10 training set (50,000 uint8 images) in batches of
 horizontal flip, conversion to float32 and per-channel normalisation. Prints
 images per second and seconds per epoch for tinytorch (the reference solutions,
 or a learner's package with --workspace) and, when it is installed, for
-torch.utils.data.DataLoader over a TensorDataset with the same tensor operations:
-once with its default per-sample collation, once fetching whole batches.
+torch.utils.data.DataLoader over a TensorDataset with the same tensor operations
+(one thread, as NumPy's elementwise operations use): once with its default
+per-sample collation, once fetching whole batches.
 
     python bench/dataloader.py [--data-dir DIR] [--epochs 3] [--workspace WS]
 """
@@ -42,6 +43,7 @@ def main() -> None:
 
     torch = load_torch()
     if torch is not None:
+        torch.set_num_threads(1)  # like NumPy's elementwise ops; the machine is shared
         torch.manual_seed(args.seed)
         for name, epoch in torch_epochs(torch, x, y, mean, std).items():
             rows.append((name, epoch_seconds(epoch, args.epochs)))
@@ -96,10 +98,7 @@ def import_tinytorch_data(workspace: Path | None):
 
 
 def load_train(data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from tito.datasets import load_cifar10
-    except ImportError:  # the data layer's package exports are still landing
-        from tito.datasets.cifar import load_cifar10
+    from tito.datasets import load_cifar10
 
     if data_dir is None and SHARED.is_dir():
         data_dir = SHARED
@@ -143,26 +142,7 @@ def torch_epochs(torch, x, y, mean, std) -> dict:
     from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
     dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
-    mean_t = torch.from_numpy(mean.astype(np.float32)).view(1, 3, 1, 1)
-    std_t = torch.from_numpy(std.astype(np.float32)).view(1, 3, 1, 1)
-    steps = torch.arange(32)
-
-    def augment(xb):  # (N, 3, 32, 32) uint8 -> float32, as in tinytorch's recipe
-        n = len(xb)
-        padded = torch.nn.functional.pad(xb, (PAD, PAD, PAD, PAD))  # (N, 3, 40, 40)
-        top = torch.randint(0, 2 * PAD + 1, (n,))
-        left = torch.randint(0, 2 * PAD + 1, (n,))
-        rows = (top[:, None] + steps)[:, None, :, None]  # (N, 1, 32, 1)
-        cols = (left[:, None] + steps)[:, None, None, :]  # (N, 1, 1, 32)
-        out = padded[
-            torch.arange(n)[:, None, None, None],
-            torch.arange(3)[None, :, None, None],
-            rows,
-            cols,
-        ]  # (N, 3, 32, 32)
-        flip = torch.rand(n) < 0.5
-        out = torch.where(flip[:, None, None, None], out.flip(3), out)
-        return (out.float() / 255 - mean_t) / std_t
+    augment = torch_augment(torch, mean, std)
 
     per_sample = DataLoader(dataset, batch_size=BATCH, shuffle=True)
     batched = DataLoader(
@@ -182,6 +162,25 @@ def torch_epochs(torch, x, y, mean, std) -> dict:
         "torch DataLoader, per-sample collate": run(per_sample),
         "torch DataLoader, whole-batch indexing": run(batched),
     }
+
+
+def torch_augment(torch, mean, std):
+    """The recipe in PyTorch tensor ops: (N, 3, 32, 32) uint8 -> float32."""
+    mean_t = torch.from_numpy(mean.astype(np.float32)).view(1, 3, 1, 1)
+    std_t = torch.from_numpy(std.astype(np.float32)).view(1, 3, 1, 1)
+
+    def augment(xb):
+        n = len(xb)
+        padded = torch.nn.functional.pad(xb, (PAD, PAD, PAD, PAD))  # (N, 3, 40, 40)
+        windows = padded.unfold(2, 32, 1).unfold(3, 32, 1)  # (N, 3, 9, 9, 32, 32)
+        top = torch.randint(0, 2 * PAD + 1, (n,))
+        left = torch.randint(0, 2 * PAD + 1, (n,))
+        out = windows[torch.arange(n), :, top, left]  # (N, 3, 32, 32)
+        flip = torch.nonzero(torch.rand(n) < 0.5).flatten()
+        out[flip] = out[flip].flip(3)
+        return (out.float() / 255 - mean_t) / std_t
+
+    return augment
 
 
 def per_batch_costs(data, x, mean, std, seed: int) -> None:

@@ -140,7 +140,10 @@ def main():
     ap.add_argument("--steps", type=int)
     ap.add_argument("--lr", type=float)
     ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = dict(CONFIGS[args.config])
     cfg.update({k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v})
     torch.manual_seed(args.seed)
@@ -150,7 +153,7 @@ def main():
         text = f.read()
     chars = sorted(set(text))
     ids = np.array([chars.index(c) for c in chars], dtype=np.int64)
-    lookup = dict(zip(chars, ids))
+    lookup = dict(zip(chars, ids, strict=True))
     data = np.array([lookup[c] for c in text], dtype=np.int64)
     split = int(0.9 * len(data))
     train, val = data[:split], data[split:]
@@ -165,7 +168,9 @@ def main():
     @torch.no_grad()
     def evaluate(source):
         model.eval()
-        loss = np.mean([model(*batch(source))[1].item() for _ in range(cfg["eval_iters"])])
+        loss = np.mean(
+            [model(*batch(source))[1].item() for _ in range(cfg["eval_iters"])]
+        )
         model.train()
         return loss
 
@@ -176,7 +181,10 @@ def main():
         if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
             mins = (time.perf_counter() - start) / 60
             tr, va = evaluate(train), evaluate(val)
-            print(f"step {step:5d}  train {tr:.4f}  val {va:.4f}  {mins:.2f} min", flush=True)
+            print(
+                f"step {step:5d}  train {tr:.4f}  val {va:.4f}  {mins:.2f} min",
+                flush=True,
+            )
         if step == cfg["steps"]:
             break
         for g in opt.param_groups:

@@ -28,9 +28,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from timing import load_torch, median_seconds, report  # noqa: E402
-
 import tinytorch.optim as optim  # noqa: E402
+from timing import load_torch, median_seconds, report  # noqa: E402
 from tinytorch import Tensor  # noqa: E402
 from tinytorch.models.gpt import GPT  # noqa: E402
 from tinytorch.nn.attention import scaled_dot_product_attention  # noqa: E402
@@ -66,7 +65,12 @@ def attention_case(torch):
         mine = scaled_dot_product_attention(q, k, v, is_causal=True).data
         assert np.allclose(mine, out.detach().numpy(), atol=1e-5), "outputs differ"
         theirs = median_seconds(theirs_fn, repeat=50)
-    return ("causal attention fwd+bwd (12x4x64x32)", median_seconds(ours, 50), theirs, 3.0)
+    return (
+        "causal attention fwd+bwd (12x4x64x32)",
+        median_seconds(ours, 50),
+        theirs,
+        3.0,
+    )
 
 
 def training_step_case(torch):
@@ -100,7 +104,9 @@ def training_step_case(torch):
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
         with torch.no_grad():
             same = twin(tx, ty)[1].item()
-        assert abs(same - model(x, y)[1].item()) < 1e-4, "the twin is not the same model"
+        assert abs(same - model(x, y)[1].item()) < 1e-4, (
+            "the twin is not the same model"
+        )
         topt = make_optimizer(twin, 1e-3)
         theirs = median_seconds(lambda: train_step(twin, topt, tx, ty), repeat=20)
     step = median_seconds(ours, repeat=20)

@@ -227,10 +227,9 @@ class Linear(Module):
 # Wrappers around chapter 02, so that they can sit in a `Sequential`.
 # `Dropout` reads `self.training`, which `model.eval()` turns off.
 
+
 # %%
 #| export
-
-
 class ReLU(Module):
     def forward(self, x):
         return x.relu()

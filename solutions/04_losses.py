@@ -143,10 +143,9 @@ def cross_entropy(
 # `mean((pred - target)^2)`; built from tensor ops, since nothing is gained by
 # fusing it.
 
+
 # %%
 #| export
-
-
 def mse_loss(pred, target, reduction="mean"):
     target = target if isinstance(target, Tensor) else Tensor(target)
     if pred.shape != target.shape:

@@ -159,10 +159,9 @@ def _checked(cls, i, grad, array):
 # miss errors that cancel). Then each input element is nudged in turn. This is
 # one forward pass per element, fine for the small inputs of a test.
 
+
 # %%
 #| export
-
-
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Compare the gradients of `fn(*inputs)` with central finite differences.
 

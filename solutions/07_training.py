@@ -19,7 +19,8 @@
 # stepping the learning-rate schedule, clipping, measuring loss, accuracy and
 # speed, saving checkpoints. This chapter writes them once.
 #
-# - `seed_everything(seed)` makes a run repeatable.
+# - `seed_everything(seed)` makes a run repeatable; `set_num_threads(n)` limits
+#   NumPy's matrix-product threads.
 # - `Trainer(model, optimizer, ...)` with `fit`, `train_epoch` and `evaluate`.
 # - `save_checkpoint` / `load_checkpoint`: the model, the optimizer and any
 #   metadata in one `.npz` file.
@@ -57,6 +58,29 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
     return seed
+
+
+# %% [markdown]
+# ## Threads
+#
+# NumPy hands matrix products to a BLAS library that starts one thread per core.
+# On a machine shared with other busy processes that can backfire badly: a
+# product split in two waits for its slower half, and a descheduled thread can
+# make a millisecond product take a hundred. `set_num_threads(1)` is then the
+# faster choice. It uses `threadpoolctl` when that is installed and returns
+# whether the limit could be applied.
+
+
+# %%
+#| export
+def set_num_threads(n):
+    """Limit NumPy's BLAS to `n` threads for the rest of the process."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    threadpool_limits(limits=int(n), user_api="blas")
+    return True
 
 
 # %% [markdown]

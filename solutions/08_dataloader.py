@@ -1,9 +1,9 @@
 # %% [markdown]
 # # Module 08: Datasets, loaders and augmentation
 #
-# The foundation trained models on arrays small enough to pass in whole. CIFAR-10
-# is 50,000 colour images of 32 x 32 pixels, and a network learns from it a
-# mini-batch at a time: 128 images, a gradient step, the next 128. This module
+# The foundation trained models on arrays small enough to pass in whole.
+# CIFAR-10's training set is 50,000 colour images of 32 x 32 pixels, and a
+# network learns from it a mini-batch at a time: 128 images, a gradient step, the next 128. This module
 # builds the part of the framework that serves those batches:
 #
 # - `Dataset` and `TensorDataset`: what a collection of samples must offer;
@@ -147,9 +147,9 @@ print(toy)
 #
 # One **epoch** shows the model every sample once. The loader splits the sample
 # indices into batches of `batch_size`; with `shuffle=True` it first puts the
-# indices in a random order, a **new** order each epoch, so that consecutive
-# steps never see the same mini-batches twice in a row and the gradient noise is
-# fresh. When the set does not divide evenly, the last batch is short
+# indices in a random order, a **new** order each epoch, so that the
+# mini-batches differ from one epoch to the next and so does the noise in their
+# gradients. When the set does not divide evenly, the last batch is short
 # (10 samples in batches of 4 give 4, 4 and 2), or it is dropped with
 # `drop_last=True`, which keeps every batch the same size (batch norm, for one,
 # is unhappy with a batch of one).
@@ -326,7 +326,8 @@ print("epoch orders:", *epochs, sep="\n")
 #
 # Each sample gets its own random offset and its own coin flip, and we want no
 # Python loop over the batch. The loop version is still the clearest statement
-# of what a crop is, so write it first; it is the oracle for the fast one.
+# of what a crop and a flip are, so here they are first; they are the oracles
+# for the fast versions you will write.
 
 
 # %%
@@ -463,9 +464,9 @@ class RandomHorizontalFlip:
     def __call__(self, images):
         _check_images(images)
         ### BEGIN SOLUTION
-        flip = self.rng.random(len(images)) < self.p  # (N,)
+        flip = np.flatnonzero(self.rng.random(len(images)) < self.p)  # (F,)
         out = images.copy()  # (N, C, H, W)
-        out[flip] = images[flip, :, :, ::-1]
+        out[flip] = images[flip, :, :, ::-1]  # only the width axis reversed
         return out
         ### END SOLUTION
 
@@ -481,7 +482,9 @@ class ToFloat:
 
     def __call__(self, images):
         ### BEGIN SOLUTION
-        return np.multiply(images, np.float32(self.scale), dtype=np.float32)
+        out = images.astype(np.float32)  # (N, C, H, W), a new array
+        out *= np.float32(self.scale)  # in place: no second temporary
+        return out
         ### END SOLUTION
 
     def __repr__(self):
@@ -510,8 +513,8 @@ class Normalize:
                 f"of shape {images.shape} have {images.shape[1]} channels."
             )
         ### BEGIN SOLUTION
-        mean = self.mean[:, None, None]  # (C, 1, 1), broadcast over N, H, W
-        out = np.subtract(images, mean, dtype=np.float32)  # (N, C, H, W), new
+        out = images.astype(np.float32)  # (N, C, H, W), a new array
+        out -= self.mean[:, None, None]  # (C, 1, 1) broadcast over N, H and W
         out *= 1 / self.std[:, None, None]  # in place: no second temporary
         return out
         ### END SOLUTION
@@ -578,15 +581,15 @@ print(cropper, flipper, to_unit, sep="\n")
 # %% [markdown]
 # ## 4. Systems: memory and speed
 #
-# Time to measure. We use 10,000 random images of CIFAR-10's shape and dtype
-# (the speed of a loader does not depend on what the pixels show; the benchmark
-# `bench/dataloader.py` repeats this on the real CIFAR-10).
+# Time to measure. We use 10,000 random images of CIFAR-10's shape and dtype:
+# the speed of a loader does not depend on what the pixels show, and the
+# benchmark `bench/dataloader.py` repeats the measurement on the real CIFAR-10.
 #
-# **Memory.** A pixel stored as `uint8` takes one byte; as `float32`, four. The
-# whole CIFAR-10 training set is 150 MB as bytes and 600 MB as floats, and
-# converting it up front buys nothing, because the model only ever sees one
-# batch at a time. So keep the set as `uint8`, do the cropping and flipping on
-# bytes too, and convert each batch to float as its last step.
+# **Memory.** A pixel stored as `uint8` takes one byte; as `float32`, four. One
+# could convert and normalise the whole set once, up front, and serve floats.
+# But the model only ever sees one batch at a time, so only one batch needs to
+# be float at a time. Keep the set as `uint8`, crop and flip bytes, and convert
+# each batch as its last step. Measure what each choice holds in memory:
 
 # %%
 import time
@@ -594,26 +597,31 @@ import time
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, size=(10_000, 3, 32, 32), dtype=np.uint8)  # (N, C, H, W)
 labels = rng.integers(0, 10, size=10_000)  # (N,)
+mean = images.mean(axis=(0, 2, 3)) / 255  # (C,), in ToFloat's units
+std = images.std(axis=(0, 2, 3)) / 255  # (C,)
+to_input = Compose([ToFloat(), Normalize(mean, std)])
 
-as_floats = images.astype(np.float32)
-print(f"the set as uint8:   {images.nbytes / 1e6:7.1f} MB")
-print(f"the set as float32: {as_floats.nbytes / 1e6:7.1f} MB")
-print(f"ratio: {as_floats.nbytes / images.nbytes:.1f}x")
-print(f"one batch of 128 as uint8:   {images[:128].nbytes / 1e3:7.1f} kB")
-print(f"one batch of 128 as float32: {as_floats[:128].nbytes / 1e3:7.1f} kB")
+prepared = to_input(images)  # the whole set as normalised float32, up front
+print(f"the set as uint8:              {images.nbytes / 1e6:7.1f} MB")
+print(f"the set as float32, up front:  {prepared.nbytes / 1e6:7.1f} MB")
+print(f"ratio: {prepared.nbytes / images.nbytes:.1f}x")
+batch_u8, batch_f32 = images[:128], to_input(images[:128])
+print(f"one batch of 128 as uint8:     {batch_u8.nbytes / 1e3:7.1f} kB")
+print(f"one batch of 128 as float32:   {batch_f32.nbytes / 1e3:7.1f} kB")
 per_image = images[0].nbytes
 print(
-    f"CIFAR-10's 50,000 training images: {50_000 * per_image / 1e6:.0f} MB as "
-    f"uint8, {50_000 * per_image * 4 / 1e6:.0f} MB as float32"
+    f"so CIFAR-10's 50,000 training images take {50_000 * per_image / 1e6:.0f} MB "
+    f"as uint8 and {50_000 * batch_f32[0].nbytes / 1e6:.0f} MB as float32"
 )
 
 
 # %% [markdown]
-# **Speed.** Images per second for one epoch of several loaders over the same
-# set: the plain fast path, the per-sample path (the same arrays behind a
-# `Dataset` that only answers one index at a time), and the fast path with the
-# full augmentation recipe the milestone uses. Then the crop alone, loop against
-# vectorised, on one batch of 128.
+# **Speed.** Images per second over whole epochs of the same set, served five
+# ways: the fast path alone; the per-sample path (the same arrays behind a
+# `Dataset` that answers one index at a time); uint8 batches converted and
+# normalised per batch; the prepared float32 set; and the full recipe the
+# milestone uses, crop and flip included. Then the cost of the per-batch
+# conversion on its own, and the crop alone, loop against vectorised.
 
 
 # %%
@@ -624,6 +632,16 @@ def images_per_second(loader, epochs=2):
         for batch in loader:
             count += len(batch[0])
     return count / (time.perf_counter() - start)
+
+
+def microseconds(fn, repeat=50):
+    """Median time of one call of `fn()`, in microseconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e6
 
 
 class OneAtATime(Dataset):
@@ -639,8 +657,6 @@ class OneAtATime(Dataset):
         return self.x[i], self.y[i]
 
 
-mean = images.mean(axis=(0, 2, 3)) / 255  # (C,)
-std = images.std(axis=(0, 2, 3)) / 255  # (C,)
 recipe = Compose(
     [
         RandomCrop(32, padding=4, seed=0),
@@ -651,42 +667,48 @@ recipe = Compose(
 )
 data = TensorDataset(images, labels)
 loaders = {
-    "fast path, uint8 batches": DataLoader(data, 128, shuffle=True, seed=0),
-    "per-sample collate": DataLoader(OneAtATime(images, labels), 128, shuffle=True),
-    "fast path + crop, flip, normalise": DataLoader(
+    "fast path, uint8": DataLoader(data, 128, shuffle=True, seed=0),
+    "per-sample collate, uint8": DataLoader(OneAtATime(images, labels), 128, True),
+    "fast path, uint8 -> float per batch": DataLoader(
+        data, 128, shuffle=True, seed=0, transform=to_input
+    ),
+    "fast path, float32 set up front": DataLoader(
+        TensorDataset(prepared, labels), 128, shuffle=True, seed=0
+    ),
+    "fast path, crop + flip + float": DataLoader(
         data, 128, shuffle=True, seed=0, transform=recipe
     ),
-    "float32 set converted up front": DataLoader(
-        TensorDataset(as_floats, labels), 128, shuffle=True, seed=0
-    ),
 }
-for name, dl in loaders.items():
-    print(f"{name:<36} {images_per_second(dl):>12,.0f} images/s")
+rates = {name: images_per_second(dl) for name, dl in loaders.items()}
+for name, rate in rates.items():
+    print(f"{name:<36} {rate:>10,.0f} images/s")
+full = rates["fast path, crop + flip + float"]
+print(f"a 50,000-image epoch with the full recipe: {50_000 / full:.2f} s")
+convert = microseconds(lambda: to_input(batch_u8))
+print(f"uint8 -> normalised float32, one batch of 128: {convert:.0f} us")
 
-xb = images[:128]
 top, left = rng.integers(0, 9, 128), rng.integers(0, 9, 128)
-padded_batch = np.pad(xb, ((0, 0), (0, 0), (4, 4), (4, 4)))
+padded_batch = np.pad(batch_u8, ((0, 0), (0, 0), (4, 4), (4, 4)))  # (128, 3, 40, 40)
 for name, fn in [("crop, loop", crop_loop), ("crop, vectorised", crop)]:
-    start = time.perf_counter()
-    for _ in range(50):
-        fn(padded_batch, top, left, 32)
-    print(f"{name:<18} {(time.perf_counter() - start) / 50 * 1e6:8.1f} us per batch")
-xb_aug, yb = next(iter(loaders["fast path + crop, flip, normalise"]))
-print("a training batch:", xb_aug.shape, xb_aug.dtype, yb.shape, yb.dtype)
-del as_floats
+    cost = microseconds(lambda fn=fn: fn(padded_batch, top, left, 32))
+    print(f"{name:<18} {cost:8.0f} us per batch of 128")
+xb, yb = next(iter(loaders["fast path, crop + flip + float"]))
+print("a training batch:", xb.shape, xb.dtype, yb.shape, yb.dtype)
+del prepared
 
 # %% [markdown]
 # What to read in those numbers:
 #
-# - The float32 set is four times the memory of the uint8 set, and a loader
-#   over it is no faster: fancy-indexing moves four times the bytes per batch,
-#   while converting a batch of 128 to float takes well under a millisecond.
-# - The per-sample path pays a Python call per image; the fast path indexes
-#   each array once per batch. This gap is why `TensorDataset` gets a fast path.
-# - With augmentation, the loader still serves tens of thousands of images a
-#   second, so a CIFAR-10 epoch of data costs around a second while the CNN's
-#   forward and backward passes take minutes: the loader is not what the
-#   milestone waits for.
+# - The prepared float32 set holds four times the memory of the uint8 set. What
+#   it saves is the per-batch conversion, printed above in microseconds. Set
+#   that against a training step of the CNN in module 09, which you will
+#   measure in hundreds of milliseconds: the memory is the real cost.
+# - Compare the fast path with the per-sample path: that gap is one Python call
+#   per image, and it is why `TensorDataset` is fetched a batch at a time.
+# - The vectorised crop and the loop do the same copy; the loop pays Python's
+#   overhead 128 times per batch. Your numbers show how much that is here.
+# - The full recipe's epoch time is what augmentation adds to each epoch of
+#   milestone 04, next to minutes of forward and backward passes.
 #
 # ## What you built
 #
@@ -700,5 +722,9 @@ del as_floats
 # for x, y in train:                  # x (128, 3, 32, 32) float32, y (128,) int64
 #     loss = loss_fn(model(Tensor(x)), y)
 # ```
+#
+# `Normalize` works in the units of its input: given mean and std in pixel
+# units (0 to 255) it takes uint8 batches directly and `ToFloat` can be left
+# out, one pass over the batch fewer.
 #
 # Next, module 09 builds the convolutions that consume these batches.

@@ -441,9 +441,10 @@ class MaxPool2dFunction(Function):
         for q, (rows, columns) in enumerate(slices[1:], start=1):
             candidate = xl[:, rows, columns]
             better = candidate > best  # ties keep the earlier offset
-            np.copyto(best, candidate, where=better)
-            np.copyto(winner, q, where=better)
+            np.maximum(best, candidate, out=best)
+            np.putmask(winner, better, q)
         ctx.winner, ctx.slices, ctx.shape = winner, slices, xl.shape
+        ctx.overlap = kernel[0] > stride[0] or kernel[1] > stride[1]
         return _channels_first(best)  # (N, C, Ho, Wo)
         ### END SOLUTION
 
@@ -453,7 +454,10 @@ class MaxPool2dFunction(Function):
         g = _channels_last(grad_out)  # (N, Ho, Wo, C)
         grad = np.zeros(ctx.shape, dtype=g.dtype)  # (N, H, W, C)
         for q, (rows, columns) in enumerate(ctx.slices):
-            grad[:, rows, columns] += np.where(ctx.winner == q, g, 0)
+            if ctx.overlap:  # windows share inputs: add
+                grad[:, rows, columns] += g * (ctx.winner == q)
+            else:  # each input in one window: write
+                np.multiply(g, ctx.winner == q, out=grad[:, rows, columns])
         return _channels_first(grad), None, None
         ### END SOLUTION
 
@@ -560,7 +564,11 @@ print("pooling matches the loop; ties pass the gradient once")
 # the variance that all the others were normalised with.
 #
 # In channels-last memory a channel's `M` values are one column of an
-# `(M, C)` matrix, so every statistic is a sum over axis 0.
+# `(M, C)` matrix, so every statistic is a sum over axis 0. Each pass over a
+# large activation costs time, so the forward computes the mean and variance
+# from two sums, `sum(x)` and `sum(x * x)` (accumulated in float64), and
+# applies the normalisation as one scale and one shift per channel; the
+# backward recomputes `x_hat` from the saved input instead of storing it.
 
 # %%
 #| export
@@ -580,22 +588,22 @@ class BatchNorm2dFunction(Function):
         rows, shape = _as_rows(x)  # (M, C)
         M = rows.shape[0]
         if training:
-            mean = rows.mean(axis=0)
-            centred = rows - mean  # (M, C)
-            var = np.einsum("mc,mc->c", centred, centred) / M
+            mean = np.einsum("mc->c", rows, dtype=np.float64) / M  # (C,)
+            square = np.einsum("mc,mc->c", rows, rows, dtype=np.float64) / M
+            var = np.maximum(square - mean * mean, 0.0)  # biased, (C,)
             running_mean *= 1 - momentum
             running_mean += momentum * mean
             running_var *= 1 - momentum
             running_var += momentum * var * (M / max(M - 1, 1))
         else:
-            centred = rows - running_mean
-            var = running_var
-        inv_std = (1.0 / np.sqrt(var + eps)).astype(rows.dtype)  # (C,)
-        x_hat = centred
-        x_hat *= inv_std  # (M, C), in place: centred is not needed again
-        out = x_hat * gamma
-        out += beta
-        ctx.save_for_backward(x_hat, gamma, inv_std)
+            mean, var = running_mean, running_var
+        inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
+        scale = (gamma * inv_std).astype(rows.dtype)  # y = x * scale + shift
+        shift = (beta - mean * scale).astype(rows.dtype)
+        out = rows * scale  # (M, C)
+        out += shift
+        ctx.save_for_backward(rows, gamma)
+        ctx.stats = (mean, inv_std, scale)
         ctx.training, ctx.shape = training, shape
         return _channels_first(out.reshape(shape))  # (N, C, H, W)
         ### END SOLUTION
@@ -603,20 +611,22 @@ class BatchNorm2dFunction(Function):
     @staticmethod
     def backward(ctx, grad_out):
         ### BEGIN SOLUTION
-        x_hat, gamma, inv_std = ctx.saved_tensors
+        rows, gamma = ctx.saved_tensors
+        mean, inv_std, scale = ctx.stats
         g, _ = _as_rows(grad_out)  # (M, C)
         M = g.shape[0]
-        d_beta = g.sum(axis=0)
-        d_gamma = np.einsum("mc,mc->c", g, x_hat)
-        scale = gamma * inv_std  # (C,)
-        if ctx.training:
-            grad = x_hat * (-scale * d_gamma / M)
-            grad += scale * -d_beta / M
-            grad += g * scale
-        else:
-            grad = g * scale
+        d_beta = np.einsum("mc->c", g, dtype=np.float64)  # (C,)
+        g_dot_x = np.einsum("mc,mc->c", g, rows, dtype=np.float64)
+        d_gamma = inv_std * (g_dot_x - mean * d_beta)  # sum(g * x_hat)
+        grad = g * scale  # (M, C)
+        if ctx.training:  # the batch statistics depend on x too
+            a = (-scale * inv_std * d_gamma / M).astype(g.dtype)
+            b = (-scale * d_beta / M - a * mean).astype(g.dtype)
+            grad += rows * a
+            grad += b
         grad_x = _channels_first(grad.reshape(ctx.shape))
-        return grad_x, d_gamma, d_beta, None, None, None, None, None
+        dtype = gamma.dtype
+        return grad_x, d_gamma.astype(dtype), d_beta.astype(dtype), *[None] * 5
         ### END SOLUTION
 
 

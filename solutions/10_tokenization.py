@@ -346,7 +346,7 @@ assert train_naive("tatata tat at", 300) == hand_worked
 # %% [markdown]
 # That is correct and slow. Every merge walks the whole corpus again, although
 # a merge only changes the chunks that contain its pair. On a 1 MB text with
-# 15,000 distinct chunks and 768 merges, the loop version counts pairs in
+# about 15,000 distinct chunks and 768 merges, the loop version counts pairs in
 # 15,000 chunks 768 times.
 #
 # ## 4. Training with counts updated in place
@@ -684,7 +684,7 @@ assert all(again.encode(s) == spec.encode(s) for s in [*hard, text, generated])
 #
 # Measured on Tiny Shakespeare (about 1.1 MB) when it has been downloaded,
 # otherwise on the small generated text that comes with the course. First,
-# the two trainers on the first 100,000 characters, to 64 merges:
+# the two trainers on the first 50,000 characters, to 48 merges:
 
 # %%
 import time
@@ -700,15 +700,15 @@ except TitoError:
     corpus = load_text("tiny")
 print(f"corpus: {len(corpus):,} characters, {len(_utf8(corpus)):,} bytes")
 
-head = corpus[:100_000]
+head = corpus[:50_000]
 start = time.perf_counter()
-slow_merges = train_naive(head, 256 + 64)
+slow_merges = train_naive(head, 256 + 48)
 naive_s = time.perf_counter() - start
 start = time.perf_counter()
-fast_merges = BPETokenizer().train(head, 256 + 64).merges
+fast_merges = BPETokenizer().train(head, 256 + 48).merges
 fast_s = time.perf_counter() - start
 assert fast_merges == slow_merges
-print(f"64 merges: loop version {naive_s:.2f} s, in-place counts {fast_s:.3f} s")
+print(f"48 merges: loop version {naive_s:.2f} s, in-place counts {fast_s:.3f} s")
 
 # %% [markdown]
 # Training stops after the same merges whatever the target, so one run to

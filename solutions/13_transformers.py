@@ -46,7 +46,6 @@
 
 # %%
 import numpy as np
-
 import tinytorch.nn as nn
 from tinytorch import Tensor
 
@@ -81,7 +80,6 @@ Follows the GPT-2 layout (pre-norm blocks, GELU MLP, tied embeddings).
 import math
 
 import numpy as np
-
 import tinytorch.nn.functional as F
 from tinytorch.nn.attention import MultiHeadAttention
 from tinytorch.nn.embedding import Embedding, LearnedPositionalEmbedding
@@ -139,6 +137,7 @@ assert np.allclose(y.data, reference, atol=1e-5)
 #
 # **Exercise.** Write `TransformerBlock.__init__` (`ln1`, `attn`, `ln2`,
 # `mlp`) and `forward`.
+
 
 # %%
 #| export
@@ -200,6 +199,7 @@ assert not np.allclose(y1[:, 3:], y2[:, 3:])
 #
 # **Exercise.** Write `GPT.__init__` (modules `wte`, `wpe`, `drop`, `blocks`,
 # `ln_f`, `head`, then the initialisation) and `GPT.forward`.
+
 
 # %%
 #| export
@@ -424,9 +424,12 @@ assert loss.item() < 0.2
 #
 # $$N = VC + T_{max}C + L(12C^2 + 13C) + 2C \;(+\,VC \text{ if untied}).$$
 
+
 # %%
 def param_formula(V, T_max, L, C, tied=True):
-    return V * C + T_max * C + L * (12 * C * C + 13 * C) + 2 * C + (0 if tied else V * C)
+    return (
+        V * C + T_max * C + L * (12 * C * C + 13 * C) + 2 * C + (0 if tied else V * C)
+    )
 
 
 for cfg in [(65, 64, 4, 128), (65, 256, 6, 384), (50257, 1024, 12, 768)]:

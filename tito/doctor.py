@@ -106,9 +106,7 @@ def _kernels() -> list[Finding]:
     from importlib import util
 
     ok = util.find_spec("ipykernel") is not None
-    found = [
-        Finding("kernel", "this python", ok, "notebooks run on tito's own python")
-    ]
+    found = [Finding("kernel", "this python", ok, "notebooks run on tito's own python")]
     try:
         from jupyter_client.kernelspec import KernelSpecManager
 

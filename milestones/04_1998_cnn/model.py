@@ -7,6 +7,10 @@ convolutions whose output is added to its input. A global max pool and a linear
 layer make the ten class scores.
 """
 
+import math
+
+import numpy as np
+
 import tinytorch.nn as nn
 
 ARCH = "c24,p,c48,p,r48,c96,p,r96"
@@ -41,7 +45,22 @@ def build_model(arch=ARCH, image_size=32, classes=10):
         else:
             raise ValueError(f"unknown layer '{token}' in the architecture '{arch}'")
     layers += [nn.MaxPool2d(size), nn.Flatten(), nn.Linear(channels, classes, bias=False)]
-    return nn.Sequential(*layers)
+    model = nn.Sequential(*layers)
+    small_init(model)
+    return model
+
+
+def small_init(model):
+    """Weights uniform in +-1/sqrt(fan_in), PyTorch's default scale, as in the twin.
+
+    Batch norm makes a convolution's output independent of its weights' scale,
+    but not its learning: larger weights learn more slowly. And a classifier
+    that starts small starts with a loss near log(10), not a blow-up.
+    """
+    for p in model.parameters():
+        if p.data.ndim >= 2:
+            bound = 1 / math.sqrt(p.data[0].size)  # fan_in: all but the first axis
+            p.data[...] = np.random.uniform(-bound, bound, p.data.shape)
 
 
 def multiply_adds(arch=ARCH, image_size=32):

@@ -144,3 +144,22 @@ def test_loading_optimizer_from_model_only_checkpoint_is_an_error(tmp_path):
     assert load_checkpoint(path, nn.Linear(2, 2)) == {}
     with pytest.raises(KeyError, match="optimizer"):
         load_checkpoint(path, nn.Linear(2, 2), optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_set_num_threads_limits_blas_or_says_it_cannot():
+    from tinytorch.training import set_num_threads
+
+    try:
+        import threadpoolctl
+    except ImportError:
+        assert set_num_threads(1) is False
+        return
+    before = threadpoolctl.threadpool_info()
+    try:
+        assert set_num_threads(1) is True
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+    finally:
+        for info in before:
+            if info["user_api"] == "blas":
+                threadpoolctl.threadpool_limits(info["num_threads"], user_api="blas")

@@ -11,7 +11,6 @@ import math
 import numpy as np
 import pytest
 from numgrad import check_gradients
-
 from tinytorch import Tensor
 from tinytorch.nn.attention import (
     MultiHeadAttention,
@@ -74,7 +73,11 @@ def test_causal_mask_is_boolean_lower_triangle():
 def test_mask_must_be_boolean():
     q, k, v = random_qkv((2, 4, 3))
     with pytest.raises(TypeError, match="boolean"):
-        sdpa(q, k, v, mask=np.ones((4, 4), dtype=np.float32))
+        sdpa(q, k, v, mask=np.tri(4, dtype=np.float32))
+    want = reference(q, k, v, np.tri(4, dtype=bool))
+    np.testing.assert_allclose(
+        sdpa(q, k, v, mask=np.tri(4, dtype=bool)), want, atol=1e-5
+    )
 
 
 # -- forward against the loop reference ---------------------------------------
@@ -101,7 +104,9 @@ def test_causal_and_custom_masks_match_reference():
     np.testing.assert_allclose(sdpa(q, k, v, mask=mask), want, atol=1e-5)
     np.testing.assert_allclose(attention_loop(q, k, v, mask), want, atol=1e-5)
     both = sdpa(q, k, v, mask=mask, is_causal=True)
-    np.testing.assert_allclose(both, reference(q, k, v, mask & causal_mask(6)), atol=1e-5)
+    np.testing.assert_allclose(
+        both, reference(q, k, v, mask & causal_mask(6)), atol=1e-5
+    )
 
 
 def test_rows_of_weights_sum_to_one_and_masked_weights_are_zero():
@@ -161,6 +166,9 @@ def test_shape_errors_name_the_shapes():
     q, k, v = random_qkv((2, 4, 3))
     with pytest.raises(ValueError, match=r"\(2, 4, 5\)"):
         sdpa(q, np.zeros((2, 4, 5), np.float32), v)
+    with pytest.raises(ValueError, match=r"\(3, 4\)"):
+        sdpa(q, k, v, mask=np.ones((3, 4), dtype=bool))
+    assert sdpa(q, k[:, :2], v[:, :2]).shape == (2, 4, 3)  # fewer keys than queries
 
 
 # -- the fused backward ---------------------------------------------------------
@@ -196,7 +204,9 @@ def test_fused_backward_matches_finite_differences(mask):
 
 def test_composed_backward_matches_finite_differences():
     q, k, v = random_qkv((2, 4, 3), seed=14)
-    check_gradients(lambda a, b, c: attention_composed(a, b, c, causal_mask(4)), q, k, v)
+    check_gradients(
+        lambda a, b, c: attention_composed(a, b, c, causal_mask(4)), q, k, v
+    )
 
 
 def test_dropout_on_weights_has_a_consistent_backward():
@@ -281,6 +291,8 @@ def test_multi_head_attention_has_one_fused_qkv_projection():
     assert n == 4 * 16 * 16 + 4 * 16
     no_bias = MultiHeadAttention(16, 4, bias=False)
     assert sum(p.data.size for p in no_bias.parameters()) == 4 * 16 * 16
+    x = Tensor(np.random.default_rng(23).standard_normal((2, 3, 16)))
+    assert no_bias(x).shape == (2, 3, 16)
 
 
 def test_multi_head_attention_gradients_reach_every_parameter():
@@ -296,6 +308,9 @@ def test_multi_head_attention_gradients_reach_every_parameter():
 def test_indivisible_heads_are_a_clear_error():
     with pytest.raises(ValueError, match="10.*4|4.*10"):
         MultiHeadAttention(10, 4)
+    ok = MultiHeadAttention(12, 4)
+    assert ok.head_dim == 3
+    assert ok(Tensor(np.ones((1, 2, 12), dtype=np.float32))).shape == (1, 2, 12)
 
 
 def test_dropout_only_in_training_mode():
@@ -308,3 +323,14 @@ def test_dropout_only_in_training_mode():
     mha.train()
     c = mha(x, is_causal=True).data
     assert not np.allclose(a, c)
+
+
+def test_packed_form_matches_separate_q_k_v():
+    q, k, v = random_qkv((2, 2, 5, 3), seed=24)
+    packed = Tensor(np.stack([q, k, v]), requires_grad=True)
+    out = scaled_dot_product_attention(packed, None, None, is_causal=True)
+    np.testing.assert_allclose(out.data, reference(q, k, v, causal_mask(5)), atol=1e-5)
+    check_gradients(
+        lambda p: scaled_dot_product_attention(p, None, None, is_causal=True),
+        np.stack([q, k, v]),
+    )

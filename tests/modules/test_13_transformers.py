@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pytest
-
 import tinytorch.nn.functional as F
 import tinytorch.optim as optim
 from tinytorch import Tensor
@@ -233,4 +232,3 @@ def test_memorises_one_fixed_batch():
         opt.step()
     assert first > 2.0
     assert loss.item() < 0.1, loss.item()
-

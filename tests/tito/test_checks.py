@@ -48,7 +48,9 @@ def test_zero_tests_collected_is_a_failure(course, workspace):
 
 
 def test_only_skipped_tests_is_a_failure(course, workspace):
-    _with_checks(course, "import pytest\n\n@pytest.mark.skip\ndef test_a():\n    pass\n")
+    _with_checks(
+        course, "import pytest\n\n@pytest.mark.skip\ndef test_a():\n    pass\n"
+    )
     result = run_checks(course, workspace.root, course.module(2), timeout=120)
     assert not result.passed and result.skipped == 1
 

@@ -1,4 +1,4 @@
-"""course.yaml: lookups by any spelling; malformed files named with key and expectation."""
+"""course.yaml: lookups by any spelling; malformed files named, with the key."""
 
 import pytest
 
@@ -26,8 +26,14 @@ def test_real_course_loads_with_milestone_cnn():
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("package: tinytorch\nmodules: {}\nmilestones: []\n", "modules should be a list"),
-        ("package: t\nmodules:\n  - number: one\n", "modules[0].number should be a int"),
+        (
+            "package: tinytorch\nmodules: {}\nmilestones: []\n",
+            "modules should be a list",
+        ),
+        (
+            "package: t\nmodules:\n  - number: one\n",
+            "modules[0].number should be a int",
+        ),
         ("package: t\nmodules:\n  - {number: 1}\n", "modules[0] has no 'name'"),
         ("package: [\n", "not valid YAML"),
     ],

@@ -9,7 +9,9 @@ from tito.errors import TitoError
 from tito.export import export_notebook, target_path, write_package_inits
 
 
-@pytest.mark.parametrize("target", ["..evil", "../evil", "a/b", "/etc/passwd", "x.__init__", ""])
+@pytest.mark.parametrize(
+    "target", ["..evil", "../evil", "a/b", "/etc/passwd", "x.__init__", ""]
+)
 def test_targets_outside_the_package_are_refused(tmp_path, target):
     with pytest.raises(TitoError):
         target_path(tmp_path / "tinytorch", target)

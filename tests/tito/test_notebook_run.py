@@ -21,7 +21,10 @@ def test_runs_with_this_python_and_the_workspace_package(tmp_path):
     (pkg / "__init__.py").write_text("VALUE = 41\n")
     path = _notebook(
         tmp_path / "nb.ipynb",
-        ["import sys, tinytorch\nexe = sys.executable", "assert tinytorch.VALUE + 1 == 42"],
+        [
+            "import sys, tinytorch\nexe = sys.executable",
+            "assert tinytorch.VALUE + 1 == 42",
+        ],
     )
     before = path.read_bytes()
     run = run_notebook(path, tmp_path, cell_timeout=60)
@@ -33,7 +36,11 @@ def test_runs_with_this_python_and_the_workspace_package(tmp_path):
 def test_first_failing_cell_is_reported_by_number_and_first_line(tmp_path):
     path = _notebook(
         tmp_path / "nb.ipynb",
-        ["x = 1", "y = x + 1\nassert y == 3, 'y is wrong'", "raise SystemError('later')"],
+        [
+            "x = 1",
+            "y = x + 1\nassert y == 3, 'y is wrong'",
+            "raise SystemError('later')",
+        ],
     )
     run = run_notebook(path, tmp_path, cell_timeout=60)
     assert not run.passed

@@ -1,4 +1,4 @@
-"""The release pipeline over a course: templates written, checked, never in a workspace."""
+"""The release pipeline: templates written, checked, never in a workspace."""
 
 import pytest
 

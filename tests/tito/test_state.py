@@ -7,7 +7,9 @@ from tito.workspace import export_module, start_module
 
 def _record_pass(ws, m):
     with progress.update(ws.root) as record:
-        record["modules"][m.slug] = {"test": {"passed": True, "sha256": ws.code_hash(m)}}
+        record["modules"][m.slug] = {
+            "test": {"passed": True, "sha256": ws.code_hash(m)}
+        }
 
 
 def test_statuses_follow_the_exported_code(workspace):

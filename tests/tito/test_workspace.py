@@ -94,7 +94,9 @@ def test_export_needs_a_started_module(workspace):
 def test_export_refuses_a_changed_target(workspace):
     m = workspace.course.module(2)
     path, _, _ = start_module(workspace, m)
-    path.write_text(path.read_text().replace("default_exp ops.double", "default_exp core"))
+    path.write_text(
+        path.read_text().replace("default_exp ops.double", "default_exp core")
+    )
     with pytest.raises(TitoError, match="belongs in 'ops.double'"):
         export_module(workspace, m)
     assert "def add_one" in (workspace.package_dir / "core.py").read_text()

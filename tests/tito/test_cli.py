@@ -1,0 +1,113 @@
+"""The CLI as a user meets it: help, two-line errors, JSON for scripts."""
+
+import json
+
+import pytest
+import typer
+from conftest import REPO, tito
+
+
+def _commands(group, prefix=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_every_command_has_help():
+    from tito.cli.app import app
+
+    commands = dict(_commands(typer.main.get_command(app)))
+    assert ("module", "test") in commands and ("dev", "release") in commands
+    for path, command in commands.items():
+        assert command.help and len(command.help.strip()) > 10, path
+
+
+def test_help_runs_and_lists_the_groups():
+    out = tito("--help")
+    assert out.returncode == 0
+    for group in ("init", "status", "doctor", "module", "milestone", "dev"):
+        assert group in out.stdout
+
+
+def test_user_error_is_two_lines_on_stderr_without_traceback(workspace):
+    out = tito("module", "start", "99", "--workspace", str(workspace.root))
+    assert out.returncode == 1
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 2, out.stderr
+    assert lines[0].startswith("error: There is no module '99'")
+    assert "Traceback" not in out.stderr
+
+
+def test_verbose_shows_the_traceback(workspace):
+    out = tito("--verbose", "module", "start", "99", "--workspace", str(workspace.root))
+    assert out.returncode == 1 and "Traceback" in out.stderr
+
+
+def test_missing_workspace_says_how_to_make_one(course, tmp_path):
+    out = tito("status", "--workspace", str(tmp_path / "none"))
+    assert out.returncode == 1 and "tito init" in out.stderr
+
+
+def test_workspace_from_environment(workspace):
+    out = tito("status", "--json", env={"TITO_WORKSPACE": str(workspace.root)})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["workspace"] == str(workspace.root)
+
+
+def test_json_outputs_parse(workspace):
+    ws = ["--workspace", str(workspace.root)]
+    status = json.loads(tito("status", "--json", *ws).stdout)
+    assert [m["status"] for m in status["modules"]] == ["given", "not started"]
+    listed = json.loads(tito("milestone", "list", "--json", *ws).stdout)
+    assert listed[0]["status"] == "locked"
+    assert listed[0]["missing"][0]["fix"] == "tito module start 02"
+
+    tito("module", "start", "2", *ws)
+    out = tito("module", "test", "2", "--json", *ws)
+    assert out.returncode == 1
+    result = json.loads(out.stdout)
+    assert result["passed"] is False and result["failures"] == 2
+    assert result["tests"] == 3
+
+
+def test_reset_without_a_terminal_refuses(workspace):
+    ws = ["--workspace", str(workspace.root)]
+    tito("module", "start", "2", *ws)
+    notebook = workspace.notebook(workspace.course.module(2))
+    notebook.write_text(notebook.read_text().replace("Doubling", "Mine"))
+    out = tito("module", "reset", "2", *ws, input="")
+    assert out.returncode == 1 and "--yes" in out.stderr
+    assert "Mine" in notebook.read_text()
+
+
+def test_start_twice_leaves_the_notebook_and_force_backs_up(workspace):
+    ws = ["--workspace", str(workspace.root)]
+    assert tito("module", "start", "doubling", *ws).returncode == 0
+    notebook = workspace.notebook(workspace.course.module(2))
+    notebook.write_text(notebook.read_text().replace("Doubling", "Mine"))
+
+    again = tito("module", "start", "02_doubling", *ws)
+    assert again.returncode == 0 and "left as it is" in again.stdout
+    assert "Mine" in notebook.read_text()
+
+    forced = tito("module", "start", "02", "--force", *ws)
+    assert "Backed up your notebook to" in forced.stdout
+    backups = list(notebook.parent.glob("doubling.backup-*.ipynb"))
+    assert len(backups) == 1 and "Mine" in backups[0].read_text()
+
+
+def test_locked_milestone_run_is_refused(workspace):
+    out = tito("milestone", "run", "demo", "--workspace", str(workspace.root))
+    assert out.returncode == 1
+    assert "locked" in out.stderr and "tito module start 02" in out.stderr
+
+
+@pytest.mark.skipif(
+    not (REPO / "solutions").is_dir(), reason="runs in a course checkout only"
+)
+def test_real_course_templates_are_up_to_date():
+    out = tito("dev", "release", "--check", env={"TITO_COURSE": str(REPO)})
+    assert out.returncode == 0, out.stdout + out.stderr
