@@ -2,9 +2,11 @@
 
 Cases: causal attention forward+backward (batch 12, 4 heads, 64 tokens, head
 width 32) against `F.scaled_dot_product_attention`, and one training step
-(forward, backward, clipping, AdamW) of nanoGPT's 4-layer CPU configuration
-against the PyTorch twin in `bench/gpt_twin.py`, after checking that both
-models give the same loss from the same weights.
+(forward, backward, clipping, AdamW) of the 4-layer GPT against the PyTorch
+twin in `bench/gpt_twin.py`, after checking that both models give the same
+loss from the same weights: nanoGPT's CPU configuration (batch 12, context 64)
+and the milestone's default (batch 32, context 128). Wall and CPU time are
+both reported; each pair is timed alternately, so load hits both sides.
 
     tito dev build /tmp/ref && PYTHONPATH=/tmp/ref python bench/language.py
 
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import time
 
 THREADS = "1"
 if "--threads" in sys.argv:
@@ -29,7 +33,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tinytorch.optim as optim  # noqa: E402
-from timing import load_torch, median_seconds, report  # noqa: E402
+from timing import load_torch, report  # noqa: E402
 from tinytorch import Tensor  # noqa: E402
 from tinytorch.models.gpt import GPT  # noqa: E402
 from tinytorch.nn.attention import scaled_dot_product_attention  # noqa: E402
@@ -39,6 +43,7 @@ BATCH = 12
 
 
 def attention_case(torch):
+    """(name, ours, theirs, target): causal attention forward + backward."""
     rng = np.random.default_rng(0)
     shape = (12, 4, 64, 32)  # (B, nh, T, hs)
     arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(4)]
@@ -50,32 +55,24 @@ def attention_case(torch):
 
     theirs = None
     if torch is not None:
+        sdpa = torch.nn.functional.scaled_dot_product_attention
         tq, tk, tv = (torch.from_numpy(a).requires_grad_() for a in arrays[:3])
         tg = torch.from_numpy(upstream)
-
-        def theirs_fn():
-            out = torch.nn.functional.scaled_dot_product_attention(
-                tq, tk, tv, is_causal=True
-            )
-            out.backward(tg)
-
-        out = torch.nn.functional.scaled_dot_product_attention(
-            tq, tk, tv, is_causal=True
-        )
         mine = scaled_dot_product_attention(q, k, v, is_causal=True).data
-        assert np.allclose(mine, out.detach().numpy(), atol=1e-5), "outputs differ"
-        theirs = median_seconds(theirs_fn, repeat=50)
-    return (
-        "causal attention fwd+bwd (12x4x64x32)",
-        median_seconds(ours, 50),
-        theirs,
-        3.0,
-    )
+        same = sdpa(tq, tk, tv, is_causal=True).detach().numpy()
+        assert np.allclose(mine, same, atol=1e-5), "outputs differ"
+
+        def theirs():
+            sdpa(tq, tk, tv, is_causal=True).backward(tg)
+
+    return "causal attention fwd+bwd (12x4x64x32)", ours, theirs, 3.0
 
 
-def training_step_case(torch):
+def training_step_case(torch, batch, block):
+    """(name, ours, theirs, target): one step of forward, backward, clip, AdamW."""
+    cfg = dict(SMALL, block_size=block)
     np.random.seed(0)
-    model = GPT(**SMALL)
+    model = GPT(**cfg)
     decay = [p for p in model.parameters() if p.data.ndim >= 2]
     rest = [p for p in model.parameters() if p.data.ndim < 2]
     opt = optim.AdamW(
@@ -83,8 +80,7 @@ def training_step_case(torch):
         lr=1e-3,
         betas=(0.9, 0.99),
     )
-    rng = np.random.default_rng(0)
-    xb = rng.integers(0, SMALL["vocab_size"], (BATCH, SMALL["block_size"] + 1))
+    xb = np.random.default_rng(0).integers(0, cfg["vocab_size"], (batch, block + 1))
     x, y = xb[:, :-1], xb[:, 1:]
 
     def ours():
@@ -98,19 +94,38 @@ def training_step_case(torch):
     if torch is not None:
         from gpt_twin import TwinGPT, make_optimizer, train_step
 
-        twin = TwinGPT(**SMALL)
+        twin = TwinGPT(**cfg)
         state = model.state_dict()
         twin.load_state_dict({k: torch.from_numpy(state[k]) for k in twin.state_dict()})
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
         with torch.no_grad():
             same = twin(tx, ty)[1].item()
-        assert abs(same - model(x, y)[1].item()) < 1e-4, (
-            "the twin is not the same model"
-        )
+        assert abs(same - model(x, y)[1].item()) < 1e-4, "the twin is another model"
         topt = make_optimizer(twin, 1e-3)
-        theirs = median_seconds(lambda: train_step(twin, topt, tx, ty), repeat=20)
-    step = median_seconds(ours, repeat=20)
-    return ("GPT training step (4x128, B=12, T=64)", step, theirs, 2.5)
+
+        def theirs():
+            train_step(twin, topt, tx, ty)
+
+    name = f"GPT training step (4x128, B={batch}, T={block})"
+    return name, ours, theirs, 2.5
+
+
+def paired_medians(ours, theirs, repeat, clock):
+    """Median times of `ours` and `theirs`, run alternately so load hits both."""
+    for _ in range(3):
+        ours()
+        if theirs:
+            theirs()
+    a, b = [], []
+    for _ in range(repeat):
+        start = clock()
+        ours()
+        a.append(clock() - start)
+        if theirs:
+            start = clock()
+            theirs()
+            b.append(clock() - start)
+    return statistics.median(a), statistics.median(b) if b else None
 
 
 def main():
@@ -118,13 +133,23 @@ def main():
     ap.add_argument(
         "--threads", default="1", help="BLAS and torch threads for both (default 1)"
     )
-    ap.parse_args()
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
     torch = load_torch()
     if torch is not None:
         torch.set_num_threads(int(THREADS))
-    rows = [attention_case(torch), training_step_case(torch)]
-    report("language track (tinytorch / torch, CPU)", rows)
-    print(f"threads: {THREADS} for both")
+    cases = [
+        attention_case(torch),
+        training_step_case(torch, BATCH, SMALL["block_size"]),
+        training_step_case(torch, 32, 128),
+    ]
+    for title, clock in (("wall", time.perf_counter), ("CPU", time.process_time)):
+        rows = []
+        for name, ours, theirs, target in cases:
+            mine, other = paired_medians(ours, theirs, args.repeat, clock)
+            rows.append((name, mine, other, target))
+        report(f"language track, {title} time (tinytorch / torch)", rows)
+    print(f"\nthreads: {THREADS} for both")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

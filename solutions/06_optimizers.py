@@ -172,6 +172,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults)
+        self._buffers = {}  # scratch space for `update`
 
     def update(self, w, g, state, group):
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
@@ -182,7 +183,7 @@ class Adam(Optimizer):
             state["v"] = np.zeros_like(w)
         state["t"] += 1
         t, m, v = state["t"], state["m"], state["v"]
-        tmp = _scratch(w)
+        tmp = self._scratch(w)
         if wd and self.decoupled:
             w *= 1.0 - lr * wd
         elif wd:
@@ -205,6 +206,13 @@ class Adam(Optimizer):
         tmp *= lr / bc1
         w -= tmp
 
+    def _scratch(self, w):
+        """A reusable array shaped like `w`, one per shape and dtype."""
+        key = (w.shape, w.dtype.str)
+        if key not in self._buffers:
+            self._buffers[key] = np.empty_like(w)
+        return self._buffers[key]
+
 
 class AdamW(Adam):
     decoupled = True
@@ -213,18 +221,6 @@ class AdamW(Adam):
         self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01
     ):
         super().__init__(params, lr, betas, eps, weight_decay)
-
-
-_scratch_arrays = {}
-
-
-def _scratch(w):
-    """A reusable float array shaped like `w` (one per shape and dtype)."""
-    key = (w.shape, w.dtype.str)
-    buf = _scratch_arrays.get(key)
-    if buf is None:
-        buf = _scratch_arrays[key] = np.empty_like(w)
-    return buf
 
 
 # %% [markdown]

@@ -57,7 +57,11 @@ def verify_module(
         on_solution = run_checks(course, reference, m, timeout)
         solution = _describe(on_solution)
         if m.given:
-            return Verified(m, on_solution.passed, solution, "given", "")
+            failed = ", ".join(name for name, _ in on_solution.problems[:3])
+            note = (
+                "" if on_solution.passed else f"failing: {failed or on_solution.reason}"
+            )
+            return Verified(m, on_solution.passed, solution, "given", note)
         on_template = run_checks(
             course, _template_workspace(course, m, scratch), m, timeout
         )
@@ -67,7 +71,8 @@ def verify_module(
     template = _describe(on_template)
     notes = []
     if not on_solution.passed:
-        notes.append("solution must pass")
+        failed = ", ".join(name for name, _ in on_solution.problems[:3])
+        notes.append(f"solution must pass ({failed or on_solution.reason})")
     if on_template.passed:
         notes.append("template must fail: its checks test nothing the stubs lack")
     ok = on_solution.passed and not on_template.passed
@@ -106,5 +111,9 @@ def _template_workspace(course: Course, m: Module, scratch: Path) -> Path:
 
 
 def _describe(result) -> str:
-    word = "pass" if result.passed else "fail"
-    return f"{word}: {result.reason}"
+    if result.passed:
+        return f"pass: {result.passed_count} passed"
+    bad = result.failures + result.errors
+    if bad:
+        return f"fail: {bad} of {result.ran} failed"
+    return f"fail: {result.reason}"

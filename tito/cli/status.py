@@ -43,15 +43,21 @@ def show_milestones(states) -> None:
     rows = []
     for s in states:
         if s.status == "locked":
-            detail = "needs " + ", ".join(
-                f"{m.module.slug} ({m.status})" for m in s.missing
-            )
+            detail = _needs(s.missing)
         elif s.best:
             detail = "best " + describe_result(s.best)
         else:
             detail = f"run: tito milestone run {s.milestone.number:02d}"
         rows.append([s.milestone.slug, s.milestone.title, _colour(s.status), detail])
     ui.table("\nMilestones", ["milestone", "title", "status", ""], rows)
+
+
+def _needs(missing) -> str:
+    """`not started: 10 11; failing: 09`: what a locked milestone waits for."""
+    groups: dict[str, list[str]] = {}
+    for m in missing:
+        groups.setdefault(m.status, []).append(f"{m.module.number:02d}")
+    return "; ".join(f"{status}: {' '.join(ns)}" for status, ns in groups.items())
 
 
 def describe_result(result: dict) -> str:
