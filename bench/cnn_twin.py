@@ -42,8 +42,12 @@ def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     dy, dx = rng.integers(0, 9, n), rng.integers(0, 9, n)
     rows = dy[:, None] + np.arange(32)  # (N, 32)
     cols = dx[:, None] + np.arange(32)
-    out = padded[np.arange(n)[:, None, None, None], np.arange(3)[None, :, None, None],
-                 rows[:, None, :, None], cols[:, None, None, :]]
+    out = padded[
+        np.arange(n)[:, None, None, None],
+        np.arange(3)[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]
     flip = rng.random(n) < 0.5
     out[flip] = out[flip, :, :, ::-1]
     return out
@@ -56,8 +60,11 @@ def build(torch, arch: str):
     nn = torch.nn
 
     def conv(cin, cout):
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
-                nn.ReLU()]
+        return [
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+        ]
 
     class Residual(nn.Module):
         def __init__(self, c):
@@ -104,7 +111,9 @@ def main() -> None:
     p.add_argument("--smoothing", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=0, help="train steps per epoch (timing)")
+    p.add_argument(
+        "--limit", type=int, default=0, help="train steps per epoch (timing)"
+    )
     args = p.parse_args()
 
     import torch
@@ -118,15 +127,27 @@ def main() -> None:
     steps = len(train_x) // args.batch_size
     if args.limit:
         steps = min(steps, args.limit)
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
-                          weight_decay=args.wd)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=args.lr,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=args.wd,
+    )
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=args.lr, total_steps=args.epochs * steps, pct_start=0.25,
-        anneal_strategy="linear")
+        opt,
+        max_lr=args.lr,
+        total_steps=args.epochs * steps,
+        pct_start=0.25,
+        anneal_strategy="linear",
+    )
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.smoothing)
     test_in = torch.from_numpy((test_x.astype(np.float32) - MEAN) / STD)
-    print(f"arch {args.arch}  params {n_params}  MMACs {macs(args.arch) / 1e6:.1f}  "
-          f"steps/epoch {steps}", flush=True)
+    print(
+        f"arch {args.arch}  params {n_params}  MMACs {macs(args.arch) / 1e6:.1f}  "
+        f"steps/epoch {steps}",
+        flush=True,
+    )
     start = time.perf_counter()
     for epoch in range(args.epochs):
         model.train()
@@ -134,7 +155,7 @@ def main() -> None:
         seen = correct = 0
         t0 = time.perf_counter()
         for i in range(steps):
-            idx = order[i * args.batch_size:(i + 1) * args.batch_size]
+            idx = order[i * args.batch_size : (i + 1) * args.batch_size]
             xb = (augment(train_x[idx], rng).astype(np.float32) - MEAN) / STD
             xb = torch.from_numpy(xb).to(memory_format=torch.channels_last)
             yb = torch.from_numpy(train_y[idx])
@@ -149,12 +170,19 @@ def main() -> None:
         train_s = time.perf_counter() - t0
         model.eval()
         with torch.no_grad():
-            pred = torch.cat([model(test_in[i:i + 1000]).argmax(1)
-                              for i in range(0, len(test_in), 1000)])
+            pred = torch.cat(
+                [
+                    model(test_in[i : i + 1000]).argmax(1)
+                    for i in range(0, len(test_in), 1000)
+                ]
+            )
         acc = (pred.numpy() == test_y).mean()
-        print(f"epoch {epoch + 1}: train acc {correct / seen:.3f}  test acc {acc:.4f}  "
-              f"train {train_s:.0f}s ({seen / train_s:.0f} img/s)  "
-              f"elapsed {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+        print(
+            f"epoch {epoch + 1}: train acc {correct / seen:.3f}  test acc {acc:.4f}  "
+            f"train {train_s:.0f}s ({seen / train_s:.0f} img/s)  "
+            f"elapsed {(time.perf_counter() - start) / 60:.1f} min",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def tiny_ops(torch, calls: int, repeat: int):
         "add (4x4, requires_grad)": lambda: a + b,
         "matmul (4x4 @ 4x4)": lambda: a @ b,
         "sum (4x4 -> scalar)": lambda: a.sum(),
-        "3-op graph: ((a*b+c)@b).sum() fwd+bwd": graph_tt,
+        "graph ((a*b+c)@b).sum(): fwd+bwd": graph_tt,
     }
     theirs = dict.fromkeys(ours)
     if torch is not None:
@@ -68,7 +68,7 @@ def tiny_ops(torch, calls: int, repeat: int):
             "add (4x4, requires_grad)": lambda: ta + tb,
             "matmul (4x4 @ 4x4)": lambda: ta @ tb,
             "sum (4x4 -> scalar)": lambda: ta.sum(),
-            "3-op graph: ((a*b+c)@b).sum() fwd+bwd": graph_torch,
+            "graph ((a*b+c)@b).sum(): fwd+bwd": graph_torch,
         }
     rows = []
     for name, fn in ours.items():

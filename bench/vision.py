@@ -91,8 +91,9 @@ def step_case(arch):
     from tinytorch import Tensor
 
     model = load_milestone_model().build_model(arch)
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
-                    weight_decay=5e-4)
+    opt = optim.SGD(
+        model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4
+    )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 3, 32, 32)).astype(np.float32)
@@ -112,8 +113,9 @@ def torch_step(torch, arch, x, y):
     from cnn_twin import build
 
     model = build(torch, arch).to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
-                          weight_decay=5e-4)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4
+    )
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
     yt = torch.from_numpy(y)
@@ -136,20 +138,36 @@ def main() -> None:
     for c_in, c_out, size in [(24, 48, 16), (48, 48, 16), (48, 96, 8), (96, 96, 4)]:
         ours, x, w = conv_case(c_in, c_out, size)
         theirs = torch_conv(torch, x, w) if torch else None
-        rows.append((f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}",
-                     median_seconds(ours, 10), theirs and median_seconds(theirs, 10),
-                     2.0))
+        rows.append(
+            (
+                f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}",
+                median_seconds(ours, 10),
+                theirs and median_seconds(theirs, 10),
+                2.0,
+            )
+        )
     for channels, size in [(24, 32), (48, 16)]:
         ours, x = pool_case(channels, size)
         theirs = torch_pool(torch, x) if torch else None
-        rows.append((f"MaxPool2d 2x2 on {channels}x{size}x{size}",
-                     median_seconds(ours, 10), theirs and median_seconds(theirs, 10),
-                     1.5))
+        rows.append(
+            (
+                f"MaxPool2d 2x2 on {channels}x{size}x{size}",
+                median_seconds(ours, 10),
+                theirs and median_seconds(theirs, 10),
+                1.5,
+            )
+        )
     arch = load_milestone_model().ARCH
     ours, x, y = step_case(arch)
     theirs = torch_step(torch, arch, x, y) if torch else None
-    rows.append((f"training step {arch}", median_seconds(ours, 5, 2),
-                 theirs and median_seconds(theirs, 5, 2), 2.5))
+    rows.append(
+        (
+            f"training step {arch}",
+            median_seconds(ours, 5, 2),
+            theirs and median_seconds(theirs, 5, 2),
+            2.5,
+        )
+    )
     report(f"vision, batch {BATCH}, forward + backward", rows)
 
 

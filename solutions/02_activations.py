@@ -82,8 +82,8 @@ def log_softmax(x, axis=-1, dim=None):
 #
 # Since `(1 + tanh(u)) / 2 = sigmoid(2u)`, this is `x * s` with `s = sigmoid(2u)`,
 # and NumPy's `exp` is several times faster than its `tanh`, so we compute
-# `s = 1 / (1 + exp(-2u))` (the exponent clipped at 80, where `s` is already 0
-# to float32 precision). The derivative is
+# `s = 1 / (1 + exp(-2u))`; where `exp` overflows to infinity, `s` is exactly 0,
+# which is right. The derivative is
 #
 # `gelu'(x) = s + x * s * (1 - s) * 2 sqrt(2/pi) * (1 + 3 * 0.044715 x^2)`.
 #
@@ -103,8 +103,8 @@ def gelu(x):
     s += 1.0
     s *= X
     s *= -2.0 * _C  # -2u
-    np.minimum(s, 80.0, out=s)
-    np.exp(s, out=s)
+    with np.errstate(over="ignore"):  # exp(-2u) = inf gives s = 0, as it should
+        np.exp(s, out=s)
     s += 1.0
     np.reciprocal(s, out=s)  # sigmoid(2u)
     out = X * s

@@ -64,6 +64,7 @@ class Optimizer:
             self.param_groups.append(group)
         self.state = {}  # (group index, param index) -> dict of arrays
         self.steps = 0
+        self._scratch = {}
 
     @property
     def lr(self):
@@ -89,6 +90,14 @@ class Optimizer:
 
     def update(self, w, g, state, group):
         raise NotImplementedError
+
+    def scratch(self, w):
+        """A reusable array shaped like `w` (one per shape and dtype), so that
+        updates allocate nothing."""
+        key = (w.shape, w.dtype.str)
+        if key not in self._scratch:
+            self._scratch[key] = np.empty_like(w)
+        return self._scratch[key]
 
     def state_dict(self):
         """Flat name -> array dict (suitable for np.savez)."""
@@ -134,8 +143,11 @@ class SGD(Optimizer):
 
     def update(self, w, g, state, group):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        if wd:
-            g = g + wd * w
+        tmp = self.scratch(w)
+        if wd:  # g + wd * w, in the scratch array
+            np.multiply(w, wd, out=tmp)
+            tmp += g
+            g = tmp
         if mu:
             v = state.get("momentum")
             if v is None:
@@ -143,8 +155,15 @@ class SGD(Optimizer):
             else:
                 v *= mu
                 v += g
-            g = g + mu * v if group["nesterov"] else v
-        w -= lr * g
+            if group["nesterov"]:  # w -= lr * (g + mu * v)
+                np.multiply(g, lr, out=tmp)
+                w -= tmp
+                np.multiply(v, lr * mu, out=tmp)
+                w -= tmp
+                return
+            g = v
+        np.multiply(g, lr, out=tmp)
+        w -= tmp
 
 
 # %% [markdown]
@@ -172,7 +191,6 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults)
-        self._buffers = {}  # scratch space for `update`
 
     def update(self, w, g, state, group):
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
@@ -183,7 +201,7 @@ class Adam(Optimizer):
             state["v"] = np.zeros_like(w)
         state["t"] += 1
         t, m, v = state["t"], state["m"], state["v"]
-        tmp = self._scratch(w)
+        tmp = self.scratch(w)
         if wd and self.decoupled:
             w *= 1.0 - lr * wd
         elif wd:
@@ -205,13 +223,6 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= lr / bc1
         w -= tmp
-
-    def _scratch(self, w):
-        """A reusable array shaped like `w`, one per shape and dtype."""
-        key = (w.shape, w.dtype.str)
-        if key not in self._buffers:
-            self._buffers[key] = np.empty_like(w)
-        return self._buffers[key]
 
 
 class AdamW(Adam):

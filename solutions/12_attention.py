@@ -84,6 +84,7 @@ from tinytorch.tensor import Tensor
 def causal_mask(T: int, S: int | None = None) -> np.ndarray:
     """(T, S) boolean mask, True where query i may attend to key j <= i."""
     S = T if S is None else S
+    # build `mask`: (T, S) booleans
     ### BEGIN SOLUTION
     mask = np.tri(T, S, dtype=bool)  # (T, S)
     ### END SOLUTION
@@ -311,6 +312,7 @@ class Attention(Function):
         ctx.packed = k is None
         if ctx.packed:
             q, k, v = q  # three views, no copy
+        # save what backward needs in ctx, return the output array
         ### BEGIN SOLUTION
         q = q * np.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)  # scaled once
         scores = np.matmul(q, np.swapaxes(k, -1, -2))  # (..., T, S)
@@ -327,6 +329,7 @@ class Attention(Function):
     @staticmethod
     def backward(ctx, grad):
         q, k, v, weights, out = ctx.saved_tensors  # q is already scaled
+        # compute grad_q, grad_k and grad_v, each shaped like its input
         ### BEGIN SOLUTION
         keep = ctx.keep
         rescale = np.asarray(1.0 / (1.0 - ctx.dropout_p), weights.dtype)

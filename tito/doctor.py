@@ -133,6 +133,10 @@ def _data() -> list[Finding]:
         ]
     found = []
     for name, present, path, size in status():
-        detail = f"{path} ({size / 1e6:.1f} MB)" if present else "not cached: tito data"
+        detail = (
+            f"{path} ({size / 1e6:.1f} MB)"
+            if present
+            else f"not cached: tito data download {name}"
+        )
         found.append(Finding("data", name, bool(present), detail, False))
     return found

@@ -83,9 +83,10 @@ def module_state(ws: Workspace, m: Module, record: dict) -> ModuleState:
         why = "export removed" if now is None else "code changed since it passed"
         return ModuleState(m, "stale", why, last)
     complete = entry.get("complete", {}).get("sha256") == now
-    return ModuleState(
-        m, "complete" if complete else "passing", last.get("reason", ""), last
-    )
+    detail = last.get("reason", "")
+    if ws.notebook_ahead(m):
+        detail = f"notebook edited since: tito module test {m.number:02d}"
+    return ModuleState(m, "complete" if complete else "passing", detail, last)
 
 
 def module_states(ws: Workspace, record: dict) -> list[ModuleState]:

@@ -41,6 +41,20 @@ class Workspace:
             return None
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
+    def notebook_ahead(self, m: Module) -> bool:
+        """True when the notebook would export something other than the package has."""
+        from tito.export import HEADER, notebook_code
+
+        notebook, exported = self.notebook(m), self.exported(m)
+        if not notebook.is_file() or not exported.is_file():
+            return False
+        try:
+            _, code = notebook_code(notebook)
+        except TitoError:
+            return True
+        expected = HEADER.format(source=self.label(notebook)) + "\n" + code
+        return exported.read_text(encoding="utf-8") != expected
+
     def label(self, path: Path) -> str:
         """`path` relative to the workspace, for headers and messages."""
         try:

@@ -10,15 +10,17 @@ layer make the ten class scores.
 import math
 
 import numpy as np
-
 import tinytorch.nn as nn
 
 ARCH = "c24,p,c48,p,r48,c96,p,r96"
 
 
 def conv_bn_relu(c_in, c_out):
-    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-            nn.ReLU()]
+    return [
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    ]
 
 
 class Residual(nn.Module):
@@ -44,7 +46,11 @@ def build_model(arch=ARCH, image_size=32, classes=10):
             layers.append(Residual(channels))
         else:
             raise ValueError(f"unknown layer '{token}' in the architecture '{arch}'")
-    layers += [nn.MaxPool2d(size), nn.Flatten(), nn.Linear(channels, classes, bias=False)]
+    layers += [
+        nn.MaxPool2d(size),
+        nn.Flatten(),
+        nn.Linear(channels, classes, bias=False),
+    ]
     model = nn.Sequential(*layers)
     small_init(model)
     return model

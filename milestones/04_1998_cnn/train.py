@@ -32,7 +32,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Train a CNN on CIFAR-10 with your tinytorch."
     )
     ap.add_argument("--workspace", help="learner workspace (default $TITO_WORKSPACE)")
-    ap.add_argument("--data-dir", help="cifar-10-batches-py/, its parent or the .tar.gz")
+    ap.add_argument(
+        "--data-dir", help="cifar-10-batches-py/, its parent or the .tar.gz"
+    )
     ap.add_argument("--dataset", choices=["cifar10", "shapes"], default="cifar10")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=128)
@@ -50,7 +52,9 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ws))
     sys.path.insert(1, str(Path(__file__).resolve().parent))
     if args.epochs < 1 or args.batch_size < 1:
-        return fail("--epochs and --batch-size must be at least 1.", "Pass a positive number.")
+        return fail(
+            "--epochs and --batch-size must be at least 1.", "Pass a positive number."
+        )
     from tito.errors import TitoError
 
     keep_freed_memory()
@@ -188,9 +192,15 @@ def train(args, out_dir: Path) -> int:
                 loss_sum += loss.item() * len(labels)
                 correct += int((logits.data.argmax(axis=1) == labels).sum())
                 seen += len(labels)
-                speed = (images_seen + seen) / (train_seconds + time.perf_counter() - tick)
-                bar.update(task, advance=1, speed=f"{speed:,.0f} img/s",
-                           stats=f"loss {loss_sum / seen:.3f}")
+                speed = (images_seen + seen) / (
+                    train_seconds + time.perf_counter() - tick
+                )
+                bar.update(
+                    task,
+                    advance=1,
+                    speed=f"{speed:,.0f} img/s",
+                    stats=f"loss {loss_sum / seen:.3f}",
+                )
             train_seconds += time.perf_counter() - tick
             images_seen += seen
             test_acc, _ = evaluate(model, test_x, test_y, len(classes))
@@ -228,7 +238,9 @@ def train(args, out_dir: Path) -> int:
         "lr": args.lr,
         "seed": args.seed,
         "images_per_second": round(images_seen / train_seconds, 1),
-        "per_class_accuracy": dict(zip(classes, (round(a, 4) for a in per_class))),
+        "per_class_accuracy": dict(
+            zip(classes, (round(a, 4) for a in per_class), strict=True)
+        ),
         "history": history,
         "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
@@ -241,14 +253,16 @@ def train(args, out_dir: Path) -> int:
         f"epochs; {seconds / 60:.1f} minutes, "
         f"{images_seen / train_seconds:,.0f} images/s while training"
     )
-    print(f"results in {out_dir / 'results.json'}" + (f" and {picture}" if picture else ""))
+    print(
+        f"results in {out_dir / 'results.json'}"
+        + (f" and {picture}" if picture else "")
+    )
     return 0
 
 
 def evaluate(model, images, labels, n_classes):
     """Accuracy on the whole set, and per class; eval mode, no graph kept."""
     import numpy as np
-
     from tinytorch import Tensor, no_grad
     from tinytorch.data import Normalize
 
@@ -262,8 +276,10 @@ def evaluate(model, images, labels, n_classes):
             predicted[start : start + EVAL_BATCH] = logits.argmax(axis=1)
     model.train()
     right = predicted == labels
-    per_class = [float(right[labels == k].mean()) if (labels == k).any() else 0.0
-                 for k in range(n_classes)]
+    per_class = [
+        float(right[labels == k].mean()) if (labels == k).any() else 0.0
+        for k in range(n_classes)
+    ]
     return float(right.mean()), per_class
 
 
@@ -274,7 +290,7 @@ def show_classes(classes, per_class) -> None:
     table = Table(title="test accuracy per class", title_justify="left")
     table.add_column("class")
     table.add_column("accuracy", justify="right")
-    for name, acc in zip(classes, per_class):
+    for name, acc in zip(classes, per_class, strict=True):
         table.add_row(name, f"{acc:.1%}")
     Console().print(table)
 
@@ -292,7 +308,9 @@ def plot_curves(history, path: Path):
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     left.plot(epochs, [h["train_loss"] for h in history], marker="o")
     left.set(xlabel="epoch", ylabel="training loss")
-    right.plot(epochs, [h["train_accuracy"] for h in history], marker="o", label="train")
+    right.plot(
+        epochs, [h["train_accuracy"] for h in history], marker="o", label="train"
+    )
     right.plot(epochs, [h["test_accuracy"] for h in history], marker="o", label="test")
     right.set(xlabel="epoch", ylabel="accuracy")
     right.legend()

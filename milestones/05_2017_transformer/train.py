@@ -48,15 +48,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument(
         "--data-dir", help="folder holding tinyshakespeare.txt, or the file"
     )
-    ap.add_argument("--dataset", default="tinyshakespeare", help="corpus name")
+    ap.add_argument(
+        "--dataset",
+        help="corpus: tinyshakespeare (default), or tiny, a generated offline play "
+        "(the default with --quick and no --data-dir)",
+    )
     ap.add_argument("--config", choices=["small", "default"], default="default")
-    ap.add_argument("--quick", action="store_true", help="a tiny run, for tests")
+    ap.add_argument("--quick", action="store_true", help="a tiny model, seconds")
     ap.add_argument("--tokenizer", choices=["char", "bpe"], default="char")
     ap.add_argument("--bpe-vocab", type=int, default=512, help="BPE vocabulary size")
     ap.add_argument("--steps", type=int, help="training steps (overrides the config)")
     ap.add_argument("--lr", type=float, help="peak learning rate (overrides)")
     ap.add_argument("--seed", type=int, default=1337)
-    ap.add_argument("--threads", type=int, help="BLAS threads (default: NumPy's)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS threads (default: NumPy's, or 1 when the machine is busy)",
+    )
     ap.add_argument("--sample", action="store_true", help="only sample a saved model")
     ap.add_argument("--prompt", default="ROMEO:")
     ap.add_argument("--temperature", type=float, default=0.8)
@@ -67,6 +75,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.dataset is None:
+        offline = args.quick and not args.data_dir
+        args.dataset = "tiny" if offline else "tinyshakespeare"
+    cores, load = os.cpu_count() or 1, os.getloadavg()[0]
+    if args.threads is None and cores > 1 and load >= cores:
+        args.threads = 1  # threads that wait for busy cores spin and stall
+        print(
+            f"BLAS threads: 1, as the machine is busy (load {load:.1f} on {cores} "
+            "cores); --threads N to choose",
+            file=sys.stderr,
+        )
     if args.threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)  # before NumPy loads its BLAS
@@ -82,9 +101,20 @@ def main(argv=None) -> int:
     except TitoError as e:
         return fail(e.what, e.todo)
     except ImportError as e:
-        if "tinytorch" not in str(e) and "module" not in str(e):
+        if getattr(e, "name", None) == "tinytorch":
+            return fail(
+                f"No tinytorch package in the workspace {ws}.",
+                "Pass --workspace with your tito workspace, or run `tito init`.",
+            )
+        if (getattr(e, "name", None) or "").startswith("tinytorch."):
+            return fail(
+                f"Your tinytorch has no {e.name} yet.",
+                "Export the module that makes it (`tito status` lists them), "
+                "test it, and run again.",
+            )
+        if "tito module export" not in str(e):
             raise
-        return fail(str(e), "Export and test the modules this milestone needs.")
+        return fail(str(e), "Then run `tito module test` on it until it passes.")
 
 
 def fail(what: str, todo: str) -> int:
@@ -108,7 +138,7 @@ def train(args, out_dir: Path) -> int:
     cfg = dict(CONFIGS["quick" if args.quick else args.config])
     cfg.update({k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v})
     seed_everything(args.seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     load_start = os.getloadavg()[0]
 
     text = load_text(args.dataset, args.data_dir)
@@ -151,13 +181,15 @@ def train(args, out_dir: Path) -> int:
                     "train_loss": mean_loss(model, probes["train"]),
                     "val_loss": mean_loss(model, probes["val"]),
                     "minutes": round((time.perf_counter() - started) / 60, 3),
+                    "cpu_minutes": round((time.process_time() - cpu_started) / 60, 3),
                 }
                 history.append(point)
                 losses = f"train {point['train_loss']:.4f}  val {point['val_loss']:.4f}"
                 bar.update(task, losses=losses)
+                load = os.getloadavg()[0]
                 bar.console.print(
                     f"step {step:5d}  {losses}  {point['minutes']:6.2f} min  "
-                    f"load {os.getloadavg()[0]:.1f}"
+                    f"(CPU {point['cpu_minutes']:.2f} min, load {load:.1f})"
                 )
             if step == cfg["steps"]:
                 break
@@ -171,6 +203,7 @@ def train(args, out_dir: Path) -> int:
 
     final_val = full_split_loss(model, corpus.val, T)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     tokens_per_second = cfg["steps"] * B * T / train_seconds
     sample = generate_text(model, corpus.tokenizer, args)
 
@@ -185,6 +218,7 @@ def train(args, out_dir: Path) -> int:
         "value": round(final_val, 4),
         "quick": bool(args.quick),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
         "steps": cfg["steps"],
         "dataset": args.dataset,
         "config": "quick" if args.quick else args.config,
@@ -193,6 +227,7 @@ def train(args, out_dir: Path) -> int:
         "parameters": model.num_params(),
         "hyperparameters": cfg,
         "seed": args.seed,
+        "blas_threads": args.threads,
         "tokens_per_second": round(tokens_per_second, 1),
         "val_loss_per_character": round(
             final_val * len(corpus.val) / corpus.val_chars, 4
@@ -209,7 +244,8 @@ def train(args, out_dir: Path) -> int:
 
     print(
         f"\nvalidation loss {final_val:.4f} on the whole validation split "
-        f"({len(corpus.val):,} tokens); {seconds / 60:.1f} minutes, "
+        f"({len(corpus.val):,} tokens); {seconds / 60:.1f} minutes "
+        f"({cpu_seconds / 60:.1f} CPU minutes), "
         f"{tokens_per_second:,.0f} tokens/s while training"
     )
     print(f"saved model, tokenizer and results in {out_dir}\n")

@@ -53,6 +53,14 @@ def test_gelu_gradient():
     check_gradients(F.gelu, randn(4, 6) * 2)
 
 
+def test_gelu_is_finite_far_from_zero():
+    x = Tensor([-1000.0, -30.0, 30.0, 1000.0], requires_grad=True)
+    y = F.gelu(x)
+    y.sum().backward()
+    np.testing.assert_allclose(y.data, [0.0, 0.0, 30.0, 1000.0])
+    np.testing.assert_allclose(x.grad, [0.0, 0.0, 1.0, 1.0])
+
+
 @pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
 def test_softmax_accepts_dim_and_axis(fn):
     x = randn(3, 4)

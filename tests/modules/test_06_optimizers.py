@@ -44,6 +44,26 @@ def test_sgd_momentum_and_nesterov_by_hand():
         optim.SGD([Parameter([1.0])], lr=0.1, nesterov=True)
 
 
+def sgd_reference(w, grads, lr, mu, wd, nesterov):
+    w = np.array(w, dtype=np.float64)
+    v = None
+    for g in grads:
+        g = np.array(g, dtype=np.float64) + wd * w
+        v = g.copy() if v is None else mu * v + g
+        w = w - lr * (g + mu * v if nesterov else v)
+    return w
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_matches_reference_with_everything_on(nesterov):
+    w0, grads = rng.standard_normal(4), rng.standard_normal((5, 4))
+    got = run(
+        optim.SGD, grads, w0, lr=0.05, momentum=0.8, nesterov=nesterov, weight_decay=0.1
+    )
+    ref = sgd_reference(w0, grads, 0.05, 0.8, 0.1, nesterov)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
 def adam_reference(w, grads, lr, b1, b2, eps, wd, decoupled):
     w = np.array(w, dtype=np.float64)
     m = np.zeros_like(w)

@@ -6,7 +6,6 @@ central finite differences in float64; batch norm with NumPy by hand.
 
 import numpy as np
 import pytest
-
 from tinytorch import Tensor
 from tinytorch.autograd import gradcheck
 from tinytorch.nn.conv import AvgPool2d, BatchNorm2d, Conv2d, Flatten, MaxPool2d
@@ -30,7 +29,9 @@ def conv_loop(x, w, b, stride, padding):
                 for j in range(Wo):
                     top, left = i * stride, j * stride
                     window = xp[n, :, top : top + kh, left : left + kw]
-                    out[n, o, i, j] = (window * w[o]).sum() + (b[o] if b is not None else 0)
+                    out[n, o, i, j] = (window * w[o]).sum() + (
+                        b[o] if b is not None else 0
+                    )
     return out
 
 
@@ -118,7 +119,9 @@ def test_conv_input_memory_layout_does_not_matter():
     x = rng().standard_normal((2, 3, 5, 6)).astype(np.float32)
     channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     conv = Conv2d(3, 4, 3, padding=1)
-    np.testing.assert_array_equal(conv(Tensor(x)).data, conv(Tensor(channels_last)).data)
+    np.testing.assert_array_equal(
+        conv(Tensor(x)).data, conv(Tensor(channels_last)).data
+    )
 
 
 def test_conv_weight_gradient_hand_worked():
@@ -153,7 +156,9 @@ def test_maxpool_forward_matches_loop(k, stride, H, W):
 def test_avgpool_forward_matches_loop(k, stride, H, W):
     x = rng().standard_normal((2, 3, H, W)).astype(np.float32)
     out = AvgPool2d(k, stride)(Tensor(x))
-    np.testing.assert_allclose(out.data, pool_loop(x, k, stride or k, np.mean), atol=1e-6)
+    np.testing.assert_allclose(
+        out.data, pool_loop(x, k, stride or k, np.mean), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("k, stride, H, W", POOLS)

@@ -1,6 +1,9 @@
 """The CLI as a user meets it: help, two-line errors, JSON for scripts."""
 
 import json
+import os
+import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -111,3 +114,35 @@ def test_locked_milestone_run_is_refused(workspace):
 def test_real_course_templates_are_up_to_date():
     out = tito("dev", "release", "--check", env={"TITO_COURSE": str(REPO)})
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_corrupt_progress_is_named_and_kept(workspace):
+    path = workspace.root / ".tito" / "progress.json"
+    path.write_text('{"version": 1, "modules": ')
+    out = tito("status", "--workspace", str(workspace.root))
+    assert out.returncode == 1 and str(path) in out.stderr
+    assert "Traceback" not in out.stderr
+    assert path.read_text() == '{"version": 1, "modules": '
+
+
+def test_shell_completion_offers_commands():
+    import shutil
+    import subprocess
+
+    script = shutil.which("tito") or str(Path(sys.executable).parent / "tito")
+    env = dict(
+        _TITO_COMPLETE="complete_bash", COMP_WORDS="tito module te", COMP_CWORD="2"
+    )
+    out = subprocess.run(
+        [script], capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert out.stdout.split() == ["test"]
+
+
+def test_open_without_jupyter_says_so_after_starting(workspace, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    ws = ["--workspace", str(workspace.root)]
+    out = tito("module", "start", "2", "--open", *ws, env={"PATH": str(empty)})
+    assert out.returncode == 1 and "Jupyter is not installed" in out.stderr
+    assert workspace.notebook(workspace.course.module(2)).is_file()

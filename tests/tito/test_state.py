@@ -22,6 +22,11 @@ def test_statuses_follow_the_exported_code(workspace):
 
     _record_pass(ws, m)
     assert states() == "passing"
+    record = progress.load(ws.root)
+    assert "edited" not in module_state(ws, m, record).detail
+    notebook = ws.notebook(m)
+    notebook.write_text(notebook.read_text().replace("2 x.", "Twice x."))
+    assert "notebook edited since" in module_state(ws, m, record).detail
     ws.exported(m).write_text(ws.exported(m).read_text() + "\n# edited\n")
     assert states() == "stale"
     with progress.update(ws.root) as record:

@@ -50,7 +50,7 @@ def _root(
 def main():
     from tito import ui
 
-    ui.VERBOSE = "--verbose" in sys.argv[1:] or "-v" in sys.argv[1:]
+    ui.VERBOSE = _verbose_flag(sys.argv[1:])
     try:
         app()
     except TitoError as e:
@@ -61,3 +61,13 @@ def main():
     except KeyboardInterrupt:
         ui.error("Interrupted.", "Run the command again when you are ready.")
         sys.exit(130)
+
+
+def _verbose_flag(args: list[str]) -> bool:
+    """--verbose given before the command (so errors raised early show a traceback)."""
+    for arg in args:
+        if not arg.startswith("-"):
+            return False
+        if arg in ("--verbose", "-v"):
+            return True
+    return False

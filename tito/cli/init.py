@@ -18,7 +18,9 @@ def init(
     ] = None,
     foundation: Annotated[
         Path | None,
-        typer.Option(help="Your own finished package (modules 01-07) to use instead."),
+        typer.Option(
+            help="Your own finished package of the given modules, used instead."
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
 ):

@@ -37,7 +37,11 @@ def run(
     milestone: Annotated[str, typer.Argument(help="Milestone: 4, 04, 04_cnn or cnn.")],
     workspace: WorkspaceOpt = None,
 ):
-    """Run a milestone's script with your package; other options pass through."""
+    """Run a milestone's script with your package; other options pass through.
+
+    For example `tito milestone run 04 --quick`: options tito does not know
+    go to the script (see `python milestones/<folder>/train.py --help`).
+    """
     from tito import ui
     from tito.cli.status import describe_result
     from tito.course import load_course

@@ -1,7 +1,7 @@
 """Release: every solution through the transforms into `modules/`, or a check of it.
 
 A template is built in memory from `solutions/NN_name.py`; `release` writes
-those that differ, `stale` lists those that would change. Nothing is written
+those that differ or, with `check`, only reports them. Nothing is written
 outside the course's own `modules/` folder, and never into a workspace.
 """
 
