@@ -261,8 +261,8 @@ def clip_grad_norm_(params, max_norm):
 #
 # A schedule sets `optimizer.lr` from a step count; call `scheduler.step()` once
 # per step (or per epoch, as you choose the counts). Each computes the rate for
-# step `k` from a formula, so a schedule can be resumed by building it and calling
-# `step()` `k` times, or by setting `last_step`.
+# step `k` from a formula, so a schedule resumes exactly after building it and
+# setting `last_step = k`: the next `step()` gives the rate of step `k + 1`.
 #
 # - `StepLR`: multiply by `gamma` every `step_size` steps.
 # - `CosineAnnealingLR`: from the base rate down to `eta_min` along half a cosine
