@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BATCH = 128
 
 
-def load_milestone_model():
-    path = ROOT / "milestones" / "04_1998_cnn" / "model.py"
-    spec = importlib.util.spec_from_file_location("milestone04_model", path)
+def load_milestone_model(name="model"):
+    path = ROOT / "milestones" / "04_1998_cnn" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"milestone04_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -38,7 +40,8 @@ def conv_case(c_in, c_out, size):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, c_in, size, size)).astype(np.float32)
     conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
-    xt = Tensor(x, requires_grad=True)
+    # a layer inside the network receives channels-last memory (see module 09)
+    xt = Tensor(x.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2), True)
 
     def ours():
         xt.grad = conv.weight.grad = None
@@ -129,7 +132,25 @@ def torch_step(torch, arch, x, y):
     return theirs
 
 
+def paired(ours, theirs, repeat: int, warmup: int = 2):
+    """Median times of `ours` and `theirs`, run alternately so that both see the
+    same load on a shared machine; `theirs` may be None."""
+    if theirs is None:
+        return median_seconds(ours, repeat, warmup), None
+    for _ in range(warmup):
+        ours()
+        theirs()
+    a, b = [], []
+    for _ in range(repeat):
+        for fn, times in ((ours, a), (theirs, b)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(a), statistics.median(b)
+
+
 def main() -> None:
+    load_milestone_model("train").keep_freed_memory()  # as the milestone does
     torch = load_torch()
     if torch is not None:
         torch.set_num_threads(os.cpu_count() or 1)
@@ -138,37 +159,19 @@ def main() -> None:
     for c_in, c_out, size in [(24, 48, 16), (48, 48, 16), (48, 96, 8), (96, 96, 4)]:
         ours, x, w = conv_case(c_in, c_out, size)
         theirs = torch_conv(torch, x, w) if torch else None
-        rows.append(
-            (
-                f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}",
-                median_seconds(ours, 10),
-                theirs and median_seconds(theirs, 10),
-                2.0,
-            )
-        )
+        name = f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}"
+        rows.append((name, *paired(ours, theirs, 10), 2.0))
     for channels, size in [(24, 32), (48, 16)]:
         ours, x = pool_case(channels, size)
         theirs = torch_pool(torch, x) if torch else None
-        rows.append(
-            (
-                f"MaxPool2d 2x2 on {channels}x{size}x{size}",
-                median_seconds(ours, 10),
-                theirs and median_seconds(theirs, 10),
-                1.5,
-            )
-        )
+        name = f"MaxPool2d 2x2 on {channels}x{size}x{size}"
+        rows.append((name, *paired(ours, theirs, 10), 1.5))
     arch = load_milestone_model().ARCH
     ours, x, y = step_case(arch)
     theirs = torch_step(torch, arch, x, y) if torch else None
-    rows.append(
-        (
-            f"training step {arch}",
-            median_seconds(ours, 5, 2),
-            theirs and median_seconds(theirs, 5, 2),
-            2.5,
-        )
-    )
+    rows.append((f"training step {arch}", *paired(ours, theirs, 7), 2.5))
     report(f"vision, batch {BATCH}, forward + backward", rows)
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

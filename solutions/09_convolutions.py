@@ -177,7 +177,7 @@ def output_size(size, kernel, stride, padding):
 
 
 def _channels_last(x):
-    """(N, C, H, W) -> an (N, H, W, C) view (a copy only if memory needs it)."""
+    """(N, C, H, W) -> an (N, H, W, C) view of the same memory."""
     return x.transpose(0, 2, 3, 1)
 
 

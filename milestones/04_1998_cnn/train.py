@@ -215,10 +215,9 @@ def train(args, out_dir: Path) -> int:
             }
             history.append(point)
             bar.console.print(
-                f"epoch {epoch:2d}/{epochs}  train loss {point['train_loss']:.3f}  "
-                f"acc {point['train_accuracy']:.3f}  test acc {test_acc:.4f}  "
-                f"{point['images_per_second']:,.0f} img/s  "
-                f"{point['minutes']:5.1f} min  load {point['load']:.1f}"
+                f"epoch {epoch:2d}/{epochs}  loss {point['train_loss']:.3f}  "
+                f"train {point['train_accuracy']:.3f}  test {test_acc:.4f}  "
+                f"{point['images_per_second']:,.0f} img/s  {point['minutes']:.1f} min"
             )
 
     test_acc, per_class = evaluate(model, test_x, test_y, len(classes))
