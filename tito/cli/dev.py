@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    no_args_is_help=True, help="Instructor commands: build, release, verify."
+    no_args_is_help=True, help="Instructor commands: build, release, verify, grade."
 )
 
 
@@ -70,6 +70,42 @@ def verify(
         raise TitoError(
             f"{bad} module(s) failed verification.", "Fix what the table names."
         )
+
+
+@app.command("grade")
+def grade(
+    workspaces: Annotated[
+        list[Path], typer.Argument(help="Learner workspaces to grade.")
+    ],
+    modules: Annotated[
+        list[str] | None,
+        typer.Option("--module", "-m", help="Grade only these modules."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per check run.")] = 300.0,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+):
+    """Run the course's checks on every workspace of a class, changing none of them."""
+    from tito import ui
+    from tito.course import load_course
+    from tito.grade import grade_workspace, graded_modules
+
+    course = load_course()
+    selected = graded_modules(course, modules)
+    grades = []
+    for root in workspaces:
+        ui.note(f"grading {root}")
+        grades.append(grade_workspace(course, root, selected, timeout))
+    if json:
+        ui.emit_json([g.to_json() for row in grades for g in row])
+        return
+    rows = [[str(row[0].workspace), *map(_cell, row)] for row in grades if row]
+    ui.table("grades", ["workspace", *(m.slug for m in selected)], rows)
+
+
+def _cell(g) -> str:
+    if g.status in ("passed", "failed"):
+        return f"{g.passed}/{g.total}"
+    return g.status
 
 
 def _rel(root: Path, path: Path) -> str:

@@ -1,0 +1,42 @@
+"""Grading a class: each workspace's own notebooks, the course's checks, no writes."""
+
+import hashlib
+
+from test_e2e import STUB, _edit
+from tito.grade import grade_workspace, graded_modules
+from tito.workspace import init_workspace, start_module
+
+
+def _tree_digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_grades_each_workspace_without_touching_it(course, tmp_path):
+    solved, _ = init_workspace(course, tmp_path / "solved")
+    doubling = course.module("doubling")
+    notebook, _, _ = start_module(solved, doubling)
+    _edit(notebook, STUB.format("double"), "return 2 * x")
+    _edit(notebook, STUB.format("Doubler.__call__"), "return double(x)")
+    stubbed, _ = init_workspace(course, tmp_path / "stubbed")
+    start_module(stubbed, doubling)
+    idle, _ = init_workspace(course, tmp_path / "idle")
+    before = _tree_digest(solved.root)
+
+    modules = graded_modules(course, None)
+    assert [m.slug for m in modules] == ["02_doubling"]
+    [good] = grade_workspace(course, solved.root, modules, timeout=120)
+    [bad] = grade_workspace(course, stubbed.root, modules, timeout=120)
+    [none] = grade_workspace(course, idle.root, modules, timeout=120)
+    [stray] = grade_workspace(course, tmp_path / "nowhere", modules, timeout=120)
+
+    assert (good.status, good.passed) == ("passed", good.total)
+    assert good.total > 0
+    assert bad.status == "failed" and bad.passed < bad.total
+    assert none.status == "not started"
+    assert stray.status == "unreadable"
+    assert _tree_digest(solved.root) == before
+    assert not (solved.root / "tinytorch" / "ops" / "double.py").exists()

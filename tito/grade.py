@@ -1,0 +1,78 @@
+"""Grading a class: every learner workspace run against the course's checks.
+
+Each workspace is copied (notebooks and package, not milestone outputs) into a
+scratch folder, its started modules exported there from the learner's
+notebooks, and the course's own checks run on that copy. Grading never writes
+into a learner's folder, and one broken workspace never stops the others.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tito.checks import run_checks
+from tito.course import Course, Module
+from tito.errors import TitoError
+from tito.workspace import Workspace, export_module
+
+
+@dataclass
+class Grade:
+    workspace: Path
+    module: Module
+    status: str  # "passed", "failed", "not started" or "unreadable"
+    passed: int = 0
+    total: int = 0
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "workspace": str(self.workspace),
+            "module": self.module.slug,
+            "status": self.status,
+            "passed": self.passed,
+            "total": self.total,
+            "reason": self.reason,
+        }
+
+
+def graded_modules(course: Course, keys: list[str] | None) -> list[Module]:
+    """The modules named by `keys`, or every module the learner writes."""
+    if keys:
+        return [course.module(k) for k in keys]
+    return [m for m in course.modules if not m.given]
+
+
+def grade_workspace(
+    course: Course, root: Path, modules: list[Module], timeout: float
+) -> list[Grade]:
+    """Grade one learner workspace on `modules`; never changes `root`."""
+    root = Path(root).resolve()
+    if not (root / ".tito").is_dir():
+        return [
+            Grade(root, m, "unreadable", reason="not a tito workspace") for m in modules
+        ]
+
+    with tempfile.TemporaryDirectory(prefix="tito-grade-") as tmp:
+        copy = Path(tmp) / "ws"
+        ignore = shutil.ignore_patterns("__pycache__", "milestones", "*.backup-*")
+        shutil.copytree(root, copy, ignore=ignore)
+        ws = Workspace(copy, course)
+        return [_grade_module(ws, root, m, timeout) for m in modules]
+
+
+def _grade_module(ws: Workspace, original: Path, m: Module, timeout: float) -> Grade:
+    if not ws.notebook(m).is_file():
+        return Grade(original, m, "not started")
+    try:
+        export_module(ws, m)
+    except TitoError as e:
+        return Grade(original, m, "unreadable", reason=e.what)
+
+    result = run_checks(ws.course, ws.root, m, timeout)
+    status = "passed" if result.passed else "failed"
+    total = max(result.ran, 0)
+    return Grade(original, m, status, result.passed_count, total, result.reason)
