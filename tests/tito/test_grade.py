@@ -3,6 +3,7 @@
 import hashlib
 
 from test_e2e import STUB, _edit
+
 from tito.grade import grade_workspace, graded_modules
 from tito.workspace import init_workspace, start_module
 
