@@ -33,7 +33,7 @@ def load_milestone_model(name="model"):
     return module
 
 
-def conv_case(c_in, c_out, size):
+def conv_case(c_in, c_out, size, input_grad=True):
     import tinytorch.nn as nn
     from tinytorch import Tensor
 
@@ -41,7 +41,7 @@ def conv_case(c_in, c_out, size):
     x = rng.standard_normal((BATCH, c_in, size, size)).astype(np.float32)
     conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
     # a layer inside the network receives channels-last memory (see module 09)
-    xt = Tensor(x.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2), True)
+    xt = Tensor(x.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2), input_grad)
 
     def ours():
         xt.grad = conv.weight.grad = None
@@ -50,8 +50,9 @@ def conv_case(c_in, c_out, size):
     return ours, x, conv.weight.data
 
 
-def torch_conv(torch, x, w):
-    xt = torch.from_numpy(x).to(memory_format=torch.channels_last).requires_grad_()
+def torch_conv(torch, x, w, input_grad=True):
+    xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
+    xt.requires_grad_(input_grad)
     wt = torch.from_numpy(w.copy()).requires_grad_()
 
     def theirs():
@@ -156,12 +157,14 @@ def main() -> None:
         torch.set_num_threads(os.cpu_count() or 1)
     print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     rows = []
-    for c_in, c_out, size in [(24, 48, 16), (48, 48, 16), (48, 96, 8), (96, 96, 4)]:
-        ours, x, w = conv_case(c_in, c_out, size)
-        theirs = torch_conv(torch, x, w) if torch else None
+    convs = [(3, 24, 32), (24, 48, 16), (48, 48, 8), (48, 96, 8), (96, 96, 4)]
+    for c_in, c_out, size in convs:
+        first = c_in == 3  # the image needs no gradient
+        ours, x, w = conv_case(c_in, c_out, size, not first)
+        theirs = torch_conv(torch, x, w, not first) if torch else None
         name = f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}"
         rows.append((name, *paired(ours, theirs, 10), 2.0))
-    for channels, size in [(24, 32), (48, 16)]:
+    for channels, size in [(24, 32), (48, 16), (96, 8)]:
         ours, x = pool_case(channels, size)
         theirs = torch_pool(torch, x) if torch else None
         name = f"MaxPool2d 2x2 on {channels}x{size}x{size}"

@@ -128,102 +128,43 @@ def fail(what: str, todo: str) -> int:
 
 
 def train(args, out_dir: Path) -> int:
-    import numpy as np
-    from corpus import build_corpus, random_batch
+    from corpus import build_corpus
     from tinytorch.models.gpt import GPT
-    from tinytorch.training import save_checkpoint, seed_everything
+    from tinytorch.training import seed_everything
 
     from tito.datasets import load_text
 
     cfg = dict(CONFIGS["quick" if args.quick else args.config])
     cfg.update({k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v})
     seed_everything(args.seed)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    load_start = os.getloadavg()[0]
+    clock = Clock()
 
     text = load_text(args.dataset, args.data_dir)
     corpus = build_corpus(text, args.tokenizer, args.bpe_vocab)
-    vocab = corpus.tokenizer.vocab_size
     model_cfg = dict(
-        vocab_size=vocab,
+        vocab_size=corpus.tokenizer.vocab_size,
         block_size=cfg["block_size"],
         n_layer=cfg["n_layer"],
         n_head=cfg["n_head"],
         n_embd=cfg["n_embd"],
     )
     model = GPT(**model_cfg)
-    opt, schedule = make_optimizer(model, cfg)
-    print(
-        f"{args.dataset}: {corpus.train_chars + corpus.val_chars:,} characters, "
-        f"{args.tokenizer} tokenizer of {vocab} tokens, "
-        f"{len(corpus.train):,} training and {len(corpus.val):,} validation tokens"
-    )
-    print(
-        f"GPT {cfg['n_layer']} layers x {cfg['n_embd']} wide, {cfg['n_head']} heads, "
-        f"context {cfg['block_size']}: {model.num_params():,} parameters; "
-        f"{cfg['steps']} steps of {cfg['batch_size']} x {cfg['block_size']} tokens"
-    )
+    describe(args, cfg, corpus, model)
 
-    rng = np.random.default_rng(args.seed)
-    fixed = np.random.default_rng(args.seed + 1)  # the same eval batches every time
-    B, T = cfg["batch_size"], cfg["block_size"]
-    probes = {
-        name: [random_batch(ids, B, T, fixed) for _ in range(cfg["eval_iters"])]
-        for name, ids in (("train", corpus.train), ("val", corpus.val))
-    }
-    history, train_seconds = [], 0.0
-    with progress_bar() as bar:
-        task = bar.add_task("training", total=cfg["steps"], speed="", losses="")
-        for step in range(cfg["steps"] + 1):
-            if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
-                point = {
-                    "step": step,
-                    "train_loss": mean_loss(model, probes["train"]),
-                    "val_loss": mean_loss(model, probes["val"]),
-                    "minutes": round((time.perf_counter() - started) / 60, 3),
-                    "cpu_minutes": round((time.process_time() - cpu_started) / 60, 3),
-                }
-                history.append(point)
-                losses = f"train {point['train_loss']:.4f}  val {point['val_loss']:.4f}"
-                bar.update(task, losses=losses)
-                load = os.getloadavg()[0]
-                bar.console.print(
-                    f"step {step:5d}  {losses}  {point['minutes']:6.2f} min  "
-                    f"(CPU {point['cpu_minutes']:.2f} min, load {load:.1f})"
-                )
-            if step == cfg["steps"]:
-                break
-            tick = time.perf_counter()
-            batch = random_batch(corpus.train, B, T, rng)
-            train_step(model, opt, batch)
-            schedule.step()
-            train_seconds += time.perf_counter() - tick
-            tps = (step + 1) * B * T / train_seconds
-            bar.update(task, advance=1, speed=f"{tps:,.0f} tok/s")
-
-    final_val = full_split_loss(model, corpus.val, T)
-    seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu_started
-    tokens_per_second = cfg["steps"] * B * T / train_seconds
+    history, tokens_per_second = fit(model, corpus, cfg, args.seed, clock)
+    final_val = full_split_loss(model, corpus.val, cfg["block_size"])
     sample = generate_text(model, corpus.tokenizer, args)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(out_dir / "model.npz", model, **model_cfg)
-    corpus.tokenizer.save(out_dir / "tokenizer.json")
-    saved_cfg = {"model": model_cfg, "tokenizer": args.tokenizer}
-    (out_dir / "config.json").write_text(json.dumps(saved_cfg, indent=2) + "\n")
     results = {
         "milestone": SLUG,
         "metric": "val_loss",
         "value": round(final_val, 4),
         "quick": bool(args.quick),
-        "seconds": round(seconds, 1),
-        "cpu_seconds": round(cpu_seconds, 1),
+        **clock.elapsed(),
         "steps": cfg["steps"],
         "dataset": args.dataset,
         "config": "quick" if args.quick else args.config,
         "tokenizer": args.tokenizer,
-        "vocab_size": vocab,
+        "vocab_size": model_cfg["vocab_size"],
         "parameters": model.num_params(),
         "hyperparameters": cfg,
         "seed": args.seed,
@@ -233,24 +174,111 @@ def train(args, out_dir: Path) -> int:
             final_val * len(corpus.val) / corpus.val_chars, 4
         ),
         "history": history,
-        "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "sample": {
-            "prompt": args.prompt,
-            "temperature": args.temperature,
-            "text": sample,
-        },
+        "load_average": [clock.load_start, round(os.getloadavg()[0], 2)],
+        "sample": {"prompt": args.prompt, "temperature": args.temperature},
     }
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    results["sample"]["text"] = sample
+    save_outputs(out_dir, model, model_cfg, corpus.tokenizer, args.tokenizer, results)
 
     print(
         f"\nvalidation loss {final_val:.4f} on the whole validation split "
-        f"({len(corpus.val):,} tokens); {seconds / 60:.1f} minutes "
-        f"({cpu_seconds / 60:.1f} CPU minutes), "
+        f"({len(corpus.val):,} tokens); {results['seconds'] / 60:.1f} minutes "
+        f"({results['cpu_seconds'] / 60:.1f} CPU minutes), "
         f"{tokens_per_second:,.0f} tokens/s while training"
     )
     print(f"saved model, tokenizer and results in {out_dir}\n")
     print(sample)
     return 0
+
+
+class Clock:
+    """Wall and CPU time since the start, and the load average then."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.load_start = round(os.getloadavg()[0], 2)
+
+    def elapsed(self) -> dict:
+        return {
+            "seconds": round(time.perf_counter() - self.wall, 1),
+            "cpu_seconds": round(time.process_time() - self.cpu, 1),
+        }
+
+
+def describe(args, cfg, corpus, model) -> None:
+    print(
+        f"{args.dataset}: {corpus.train_chars + corpus.val_chars:,} characters, "
+        f"{args.tokenizer} tokenizer of {corpus.tokenizer.vocab_size} tokens, "
+        f"{len(corpus.train):,} training and {len(corpus.val):,} validation tokens"
+    )
+    print(
+        f"GPT {cfg['n_layer']} layers x {cfg['n_embd']} wide, {cfg['n_head']} heads, "
+        f"context {cfg['block_size']}: {model.num_params():,} parameters; "
+        f"{cfg['steps']} steps of {cfg['batch_size']} x {cfg['block_size']} tokens"
+    )
+
+
+def fit(model, corpus, cfg, seed, clock):
+    """Train for cfg["steps"]; return the evaluation history and tokens/s."""
+    import numpy as np
+    from corpus import random_batch
+
+    opt, schedule = make_optimizer(model, cfg)
+    rng = np.random.default_rng(seed)
+    fixed = np.random.default_rng(seed + 1)  # the same eval batches every time
+    B, T, steps = cfg["batch_size"], cfg["block_size"], cfg["steps"]
+    probes = {
+        name: [random_batch(ids, B, T, fixed) for _ in range(cfg["eval_iters"])]
+        for name, ids in (("train", corpus.train), ("val", corpus.val))
+    }
+    history, busy, tps = [], 0.0, 0.0
+    with progress_bar() as bar:
+        task = bar.add_task("training", total=steps, speed="", losses="")
+        for step in range(steps + 1):
+            if step % cfg["eval_every"] == 0 or step == steps:
+                point = evaluate(model, probes, step, clock, tps)
+                history.append(point)
+                losses = f"train {point['train_loss']:.4f}  val {point['val_loss']:.4f}"
+                bar.update(task, losses=losses)
+                bar.console.print(
+                    f"step {step:5d}  {losses}  {point['minutes']:6.2f} min  "
+                    f"{tps:6,.0f} tok/s  (CPU {point['cpu_minutes']:.2f} min, "
+                    f"load {point['load']:.1f})",
+                    soft_wrap=True,
+                )
+            if step == steps:
+                break
+            tick = time.perf_counter()
+            train_step(model, opt, random_batch(corpus.train, B, T, rng))
+            schedule.step()
+            busy += time.perf_counter() - tick
+            tps = (step + 1) * B * T / busy
+            bar.update(task, advance=1, speed=f"{tps:,.0f} tok/s")
+    return history, tps
+
+
+def evaluate(model, probes, step, clock, tps) -> dict:
+    elapsed = clock.elapsed()
+    return {
+        "step": step,
+        "train_loss": mean_loss(model, probes["train"]),
+        "val_loss": mean_loss(model, probes["val"]),
+        "minutes": round(elapsed["seconds"] / 60, 3),
+        "cpu_minutes": round(elapsed["cpu_seconds"] / 60, 3),
+        "tokens_per_second": round(tps, 1),
+        "load": round(os.getloadavg()[0], 2),
+    }
+
+
+def save_outputs(out_dir, model, model_cfg, tokenizer, kind, results) -> None:
+    from tinytorch.training import save_checkpoint
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out_dir / "model.npz", model, **model_cfg)
+    tokenizer.save(out_dir / "tokenizer.json")
+    config = {"model": model_cfg, "tokenizer": kind}
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 def make_optimizer(model, cfg):
