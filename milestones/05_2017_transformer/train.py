@@ -59,6 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--bpe-vocab", type=int, default=512, help="BPE vocabulary size")
     ap.add_argument("--steps", type=int, help="training steps (overrides the config)")
     ap.add_argument("--lr", type=float, help="peak learning rate (overrides)")
+    ap.add_argument("--dropout", type=float, help="dropout (default 0; overrides)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument(
         "--threads",
@@ -135,7 +136,8 @@ def train(args, out_dir: Path) -> int:
     from tito.datasets import load_text
 
     cfg = dict(CONFIGS["quick" if args.quick else args.config])
-    cfg.update({k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v})
+    given = {"steps": args.steps, "lr": args.lr, "dropout": args.dropout}
+    cfg.update({k: v for k, v in given.items() if v is not None})
     seed_everything(args.seed)
     clock = Clock()
 
@@ -148,7 +150,7 @@ def train(args, out_dir: Path) -> int:
         n_head=cfg["n_head"],
         n_embd=cfg["n_embd"],
     )
-    model = GPT(**model_cfg)
+    model = GPT(**model_cfg, dropout=cfg.get("dropout", 0.0))
     describe(args, cfg, corpus, model)
 
     history, tokens_per_second = fit(model, corpus, cfg, args.seed, clock)
