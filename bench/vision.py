@@ -5,6 +5,10 @@ CIFAR-10 shapes at batch 128, forward and backward, one run, ratios printed
 milestone-04 training step 2.5x. Run against the reference solutions:
 
     tito dev build /tmp/ref && PYTHONPATH=/tmp/ref python bench/vision.py
+
+Both libraries use as many threads as the machine has cores, or the number in
+OPENBLAS_NUM_THREADS (NumPy's BLAS reads it; PyTorch is set to match). On a
+busy shared machine, single-threaded runs of both compare more steadily.
 """
 
 from __future__ import annotations
@@ -33,31 +37,38 @@ def load_milestone_model(name="model"):
     return module
 
 
+def channels_last(a):
+    """The same (N, C, H, W) values in channels-last memory, as layers pass them."""
+    return a.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2)
+
+
 def conv_case(c_in, c_out, size, input_grad=True):
     import tinytorch.nn as nn
     from tinytorch import Tensor
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, c_in, size, size)).astype(np.float32)
+    g = rng.standard_normal((BATCH, c_out, size, size)).astype(np.float32)
     conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
-    # a layer inside the network receives channels-last memory (see module 09)
-    xt = Tensor(x.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2), input_grad)
+    xt = Tensor(channels_last(x), input_grad)
+    gt = channels_last(g)  # the gradient a batch norm hands back
 
     def ours():
         xt.grad = conv.weight.grad = None
-        conv(xt).sum().backward()
+        conv(xt).backward(gt)
 
-    return ours, x, conv.weight.data
+    return ours, x, g, conv.weight.data
 
 
-def torch_conv(torch, x, w, input_grad=True):
+def torch_conv(torch, x, g, w, input_grad=True):
     xt = torch.from_numpy(x).to(memory_format=torch.channels_last)
     xt.requires_grad_(input_grad)
+    gt = torch.from_numpy(g).to(memory_format=torch.channels_last)
     wt = torch.from_numpy(w.copy()).requires_grad_()
 
     def theirs():
         xt.grad = wt.grad = None
-        torch.nn.functional.conv2d(xt, wt, padding=1).sum().backward()
+        torch.nn.functional.conv2d(xt, wt, padding=1).backward(gt)
 
     return theirs
 
@@ -66,25 +77,28 @@ def pool_case(channels, size):
     import tinytorch.nn as nn
     from tinytorch import Tensor
 
-    x = np.random.default_rng(0).standard_normal((BATCH, channels, size, size))
-    x = x.astype(np.float32)
-    # the pool sees what a convolution hands it: channels-last memory
-    xt = Tensor(x.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2), True)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, channels, size, size)).astype(np.float32)
+    g = rng.standard_normal((BATCH, channels, size // 2, size // 2))
+    g = g.astype(np.float32)
+    xt = Tensor(channels_last(x), True)  # what a convolution hands the pool
+    gt = channels_last(g)
     pool = nn.MaxPool2d(2)
 
     def ours():
         xt.grad = None
-        pool(xt).sum().backward()
+        pool(xt).backward(gt)
 
-    return ours, x
+    return ours, x, g
 
 
-def torch_pool(torch, x):
+def torch_pool(torch, x, g):
     xt = torch.from_numpy(x).to(memory_format=torch.channels_last).requires_grad_()
+    gt = torch.from_numpy(g).to(memory_format=torch.channels_last)
 
     def theirs():
         xt.grad = None
-        torch.nn.functional.max_pool2d(xt, 2).sum().backward()
+        torch.nn.functional.max_pool2d(xt, 2).backward(gt)
 
     return theirs
 
@@ -153,20 +167,22 @@ def paired(ours, theirs, repeat: int, warmup: int = 2):
 def main() -> None:
     load_milestone_model("train").keep_freed_memory()  # as the milestone does
     torch = load_torch()
+    threads = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
     if torch is not None:
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(threads)
+    print(f"threads: {threads}")
     print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     rows = []
     convs = [(3, 24, 32), (24, 48, 16), (48, 48, 8), (48, 96, 8), (96, 96, 4)]
     for c_in, c_out, size in convs:
         first = c_in == 3  # the image needs no gradient
-        ours, x, w = conv_case(c_in, c_out, size, not first)
-        theirs = torch_conv(torch, x, w, not first) if torch else None
+        ours, x, g, w = conv_case(c_in, c_out, size, not first)
+        theirs = torch_conv(torch, x, g, w, not first) if torch else None
         name = f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}"
         rows.append((name, *paired(ours, theirs, 10), 2.0))
     for channels, size in [(24, 32), (48, 16), (96, 8)]:
-        ours, x = pool_case(channels, size)
-        theirs = torch_pool(torch, x) if torch else None
+        ours, x, g = pool_case(channels, size)
+        theirs = torch_pool(torch, x, g) if torch else None
         name = f"MaxPool2d 2x2 on {channels}x{size}x{size}"
         rows.append((name, *paired(ours, theirs, 10), 1.5))
     arch = load_milestone_model().ARCH

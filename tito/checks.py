@@ -10,8 +10,7 @@ that passed. No tests, a crash, a hang past the limit, or a kill is a failure.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
+import re
 import sys
 import tempfile
 import time
@@ -43,6 +42,11 @@ class CheckResult:
     returncode: int | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)
     output: str = ""
+    broken: dict | None = None  # a collection error: {"file", "line", "error"}
+
+    @property
+    def collected(self) -> bool:
+        return self.broken is None
 
     @property
     def ran(self) -> int:
@@ -108,30 +112,12 @@ def workspace_env(workspace: Path) -> dict:
 
 
 def _run(command: list[str], workspace: Path, timeout: float):
-    """(exit code or None on timeout, combined output); the whole group is killed."""
-    proc = subprocess.Popen(
-        command,
-        cwd=workspace,
-        env=workspace_env(workspace),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+    """(exit code or None on timeout, combined output); the whole group is stopped."""
+    from tito import processes
+
+    return processes.run(
+        command, timeout, cwd=workspace, env=workspace_env(workspace)
     )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, _ = proc.communicate()
-        return None, out.decode("utf-8", "replace")
-    return proc.returncode, out.decode("utf-8", "replace")
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (AttributeError, ProcessLookupError, PermissionError):
-        proc.kill()
 
 
 def _verdict(code: int, report: Path, output: str) -> CheckResult:
@@ -153,7 +139,12 @@ def _verdict(code: int, report: Path, output: str) -> CheckResult:
     result = CheckResult(
         False, "", returncode=code, problems=problems, output=output, **counts
     )
-    if code == 0 and result.failures == result.errors == 0 and result.passed_count > 0:
+    result.broken = _collection_error(root)
+    if result.broken is not None:
+        result.reason = "the checks could not be collected"
+    elif (
+        code == 0 and result.failures == result.errors == 0 and result.passed_count > 0
+    ):
         result.passed, result.reason = True, f"{result.passed_count} passed"
     elif result.passed_count <= 0 and not (result.failures or result.errors):
         result.reason = (
@@ -165,6 +156,31 @@ def _verdict(code: int, report: Path, output: str) -> CheckResult:
 
 
 _COUNTS = ("tests", "failures", "errors", "skipped")
+_FRAME = re.compile(
+    r'^(?:E\s+File "(?P<file>[^"]+)", line (?P<line>\d+)'
+    r"|(?P<path>[^\s:][^:]*):(?P<number>\d+): in )"
+)
+
+
+def _collection_error(root) -> dict | None:
+    """The first collection error: its innermost file and line, and its last line."""
+    for case in root.iter("testcase"):
+        for child in case:
+            if child.tag == "error" and child.get("message") == "collection failure":
+                return _innermost(child.text or "")
+    return None
+
+
+def _innermost(text: str) -> dict:
+    found = {"file": "", "line": 0, "error": ""}
+    for raw in text.splitlines():
+        m = _FRAME.match(raw)
+        if m:
+            found["file"] = m["file"] or m["path"]
+            found["line"] = int(m["line"] or m["number"])
+        elif raw.startswith("E   ") and not raw.startswith("E    "):
+            found["error"] = raw[4:].strip()
+    return found
 
 
 def _problems(root) -> list[tuple[str, str]]:

@@ -83,7 +83,9 @@ class Course:
         if found is None:
             known = ", ".join(m.slug for m in self.modules)
             raise TitoError(
-                f"There is no module '{key}' in this course.",
+                f"There is no module '{key}' in this course."
+                if str(key).strip()
+                else "The module name is empty.",
                 f"Use a number or name from: {known}.",
             )
         return found
@@ -94,10 +96,22 @@ class Course:
         if found is None:
             known = ", ".join(m.slug for m in self.milestones)
             raise TitoError(
-                f"There is no milestone '{key}' in this course.",
+                f"There is no milestone '{key}' in this course."
+                if str(key).strip()
+                else "The milestone name is empty.",
                 f"Use a number or name from: {known}.",
             )
         return found
+
+    def require_solutions(self) -> None:
+        """Refuse instructor work on a course installed without its solutions."""
+        if not (self.root / "solutions").is_dir():
+            raise TitoError(
+                f"The course at {self.root} has no solutions/ folder "
+                "(an installed copy), so instructor commands cannot run.",
+                "Install tito from a checkout with `pip install -e .`, or set "
+                "TITO_COURSE to the checkout.",
+            )
 
     def dataset(self, name: str) -> Dataset:
         for d in self.datasets:
@@ -109,6 +123,8 @@ class Course:
 
 def _lookup(items, key: str):
     key = key.strip().lower()
+    if not key:
+        return None
     for item in items:
         names = {item.slug, item.name, str(item.number), f"{item.number:02d}"}
         if key in names or key == Path(getattr(item, "script", "")).parent.name:
@@ -140,9 +156,12 @@ def load_course(root: Path | None = None) -> Course:
             "Reinstall tito, or set TITO_COURSE to the folder holding course.yaml.",
         ) from None
     except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise TitoError(
-            f"{path} is not valid YAML: {e}".splitlines()[0],
-            "Fix the YAML syntax at the line it names.",
+            f"{path} is not valid YAML{at}: {problem}.",
+            "Fix the YAML syntax at that line.",
         ) from None
     return _parse(root, path, data)
 
@@ -194,13 +213,17 @@ def _parse(root: Path, path: Path, data) -> Course:
         for i, d in enumerate(check.field(data, "datasets", list, "the top level", []))
         if check.type(d, dict, where := f"datasets[{i}]")
     ]
+    for i, m in enumerate(modules):
+        check.target(m.target, f"modules[{i}].target")
     numbers = {m.number for m in modules}
     for m in [*modules, *milestones]:
         for r in m.requires:
             if r not in numbers:
                 raise TitoError(
-                    f"{path}: '{m.name}' requires module {r}, which the course lacks.",
-                    "Fix its 'requires' list.",
+                    f"{path}: '{m.name}' requires module {r!r}, which the course "
+                    "lacks.",
+                    f"Fix its 'requires' list: module numbers from "
+                    f"{', '.join(map(str, sorted(numbers)))}.",
                 )
     return Course(root, package, modules, milestones, datasets)
 
@@ -219,6 +242,16 @@ class _Checker:
                 "Fix course.yaml at that key.",
             )
         return True
+
+    def target(self, value: str, where: str) -> None:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value):
+            raise TitoError(
+                f"{self.path}: {where} is '{value}'; expected a dotted module "
+                "name inside the package, such as `nn.conv`.",
+                "Fix course.yaml at that key.",
+            )
 
     def field(self, data: dict, key: str, kind, where: str, default=...):
         if key not in data:

@@ -83,9 +83,9 @@ def _course():
 def _workspace(course, option) -> list[Finding]:
     from tito import progress
     from tito.errors import TitoError
-    from tito.workspace import Workspace, resolve
+    from tito.workspace import Workspace, find
 
-    root = resolve(option)
+    root = find(option)
     if not (root / ".tito").is_dir():
         return [Finding("workspace", str(root), False, "none here: tito init", False)]
     ws = Workspace(root, course)

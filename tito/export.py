@@ -48,12 +48,55 @@ def notebook_code(path: Path) -> tuple[str, str]:
             f"{path} has {len(targets)} `#| default_exp` lines; it needs exactly one.",
             "Keep the notebook's first code cell, which names the export target.",
         )
-    parts = [
-        c.body.strip("\n")
-        for c in cells
-        if c.kind == "code" and "export" in c.directives
-    ]
+    exported = [(i, c) for i, c in enumerate(cells, 1) if _exported(c)]
+    for number, cell in exported:
+        _compile(path, number, cell.source)
+    parts = [c.body.strip("\n") for _, c in exported]
     return targets[0], "\n\n\n".join(p for p in parts if p) + "\n"
+
+
+def _exported(cell) -> bool:
+    return cell.kind == "code" and "export" in cell.directives
+
+
+def _compile(path: Path, number: int, source: str) -> None:
+    """Refuse an exported cell that is not valid Python, naming cell and line."""
+    try:
+        compile(source, f"{path} cell {number}", "exec", dont_inherit=True)
+    except SyntaxError as e:
+        text = (e.text or "").strip()
+        shown = f": `{text}`" if text else ""
+        raise TitoError(
+            f"{path}, cell {number}, line {e.lineno}: {type(e).__name__}: "
+            f"{e.msg}{shown}",
+            "Fix that line in the notebook's cell, then run the command again.",
+        ) from None
+
+
+def _leading(source: str) -> int:
+    """How many directive or blank lines open a cell (dropped from its body)."""
+    count = 0
+    for text in source.splitlines():
+        if text.strip() and not text.lstrip().startswith("#|"):
+            break
+        count += 1
+    return count
+
+
+def cell_at(path: Path, line: int) -> tuple[int, int] | None:
+    """(cell number, line in that cell) of `line` of the file exported from `path`."""
+    start = 3  # the header line, then a blank line
+    for number, cell in enumerate(read_cells(path), 1):
+        if not _exported(cell):
+            continue
+        part = cell.body.strip("\n")
+        if not part:
+            continue
+        size = len(part.splitlines())
+        if start <= line < start + size:
+            return number, line - start + 1 + _leading(cell.source)
+        start += size + 2
+    return None
 
 
 def export_notebook(path: Path, package_dir: Path, source_label: str) -> Path:

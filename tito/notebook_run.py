@@ -17,7 +17,7 @@ from pathlib import Path
 @dataclass
 class NotebookRun:
     passed: bool
-    cells: int
+    cells: int  # code cells that ran
     failed_cell: int | None = None  # 1-based, counting every cell
     first_line: str = ""
     error: str = ""
@@ -52,18 +52,62 @@ def run_notebook(
     )
     env = workspace_env(workspace)
     env.pop("TITO_WORKSPACE_UNDER_TEST")
-    try:
-        client.execute(
-            env=env,
-            cwd=str(Path(path).parent),
-            stdout=subprocess.DEVNULL,  # the kernel's own log lines, not cell output
-            stderr=subprocess.DEVNULL,
-        )
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+    error = _execute(
+        client,
+        env=env,
+        cwd=str(Path(path).parent),
+        stdout=subprocess.DEVNULL,  # the kernel's own log lines, not cell output
+        stderr=subprocess.DEVNULL,
+    )
+    if isinstance(error, (CellExecutionError, CellTimeoutError, DeadKernelError)):
         index = current["index"] or 0
         first = (nb.cells[index].source.strip().splitlines() or [""])[0]
-        return NotebookRun(False, len(nb.cells), index + 1, first, _summary(e))
-    return NotebookRun(True, len(nb.cells))
+        ran = sum(c.cell_type == "code" for c in nb.cells[: index + 1])
+        return NotebookRun(False, ran, index + 1, first, _summary(error))
+    if error is not None:
+        raise error
+    return NotebookRun(True, sum(c.cell_type == "code" for c in nb.cells))
+
+
+def _execute(client, **kwargs) -> BaseException | None:
+    """client.execute in a worker thread; the error it raised, if any.
+
+    In a thread, nbclient leaves the signal handlers alone, so Ctrl-C and
+    SIGTERM reach tito, which then stops the kernel itself.
+    """
+    import threading
+
+    outcome = []
+
+    def work():
+        try:
+            client.execute(**kwargs)
+        except BaseException as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=work, name="tito-notebook", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except BaseException:
+        _stop_kernel(client)
+        thread.join(5)
+        raise
+    return outcome[0] if outcome else None
+
+
+def _stop_kernel(client) -> None:
+    """Kill the kernel's process group and remove its connection file."""
+    from tito.processes import stop_group
+
+    km = getattr(client, "km", None)
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None:
+        stop_group(process.pid)
+        process.wait()
+    if km is not None:
+        km.cleanup_connection_file()
 
 
 def _summary(error: Exception) -> str:

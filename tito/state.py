@@ -1,8 +1,11 @@
 """Where a learner stands: each module's status and each milestone's gate.
 
 A module is passing only while its last check passed on the code exported
-now (same sha256); if the export changed since, it is stale. A milestone is
-unlocked only while every module it requires is passing (or given and present).
+now (same sha256); if the export changed since, it is stale. A given module
+counts as done while its exported file is what `tito init` put there (or
+while its own checks pass on it). A milestone is unlocked only while every
+module it requires, and every given module, is done; it is achieved by a full
+run on real data (quick runs and the generated practice sets are tries).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ DONE = ("passing", "complete", "given")
 class ModuleState:
     module: Module
     status: (
-        str  # not started, started, failing, passing, complete, stale, given, missing
+        str  # not started, started, failing, passing, complete, stale,
+        # given, changed (a given module's file edited), missing
     )
     detail: str = ""
     last: dict | None = None
@@ -32,6 +36,8 @@ class ModuleState:
             return f"tito module start {n}"
         if self.status == "missing":
             return "tito init (in a new folder) or --foundation with your package"
+        if self.status == "changed":
+            return f"tito module reset {n}"
         return f"tito module test {n}"
 
     def to_json(self) -> dict:
@@ -50,7 +56,8 @@ class MilestoneState:
     milestone: Milestone
     status: str  # locked, unlocked, achieved
     missing: list[ModuleState] = field(default_factory=list)
-    best: dict | None = None
+    best: dict | None = None  # the best full run on real data
+    tried: dict | None = None  # the best quick or practice-set run
 
     def to_json(self) -> dict:
         return {
@@ -63,6 +70,7 @@ class MilestoneState:
                 for s in self.missing
             ],
             "best": self.best,
+            "tried": self.tried,
         }
 
 
@@ -73,6 +81,10 @@ def module_state(ws: Workspace, m: Module, record: dict) -> ModuleState:
     if m.given and not last:
         if now is None:
             return ModuleState(m, "missing", f"no {ws.label(ws.exported(m))}")
+        given = record.get("given", {}).get(m.slug)
+        if given is not None and given != now:
+            why = f"{ws.label(ws.exported(m))} differs from what tito init exported"
+            return ModuleState(m, "changed", why)
         return ModuleState(m, "given")
     if not last:
         started = ws.notebook(m).is_file()
@@ -96,12 +108,16 @@ def module_states(ws: Workspace, record: dict) -> list[ModuleState]:
 def milestone_state(ws: Workspace, ms: Milestone, record: dict) -> MilestoneState:
     from tito.milestones import best_result
 
-    states = [module_state(ws, ws.course.module(n), record) for n in ms.requires]
+    needed = [m for m in ws.course.modules if m.given]
+    needed += [ws.course.module(n) for n in ms.requires]
+    needed = list(dict.fromkeys(needed))
+    states = [module_state(ws, m, record) for m in needed]
     missing = [s for s in states if s.status not in DONE]
     best = best_result(ws, ms, record)
+    tried = best_result(ws, ms, record, practice=True)
     if missing:
-        return MilestoneState(ms, "locked", missing, best)
-    return MilestoneState(ms, "achieved" if best else "unlocked", [], best)
+        return MilestoneState(ms, "locked", missing, best, tried)
+    return MilestoneState(ms, "achieved" if best else "unlocked", [], best, tried)
 
 
 def milestone_states(ws: Workspace, record: dict) -> list[MilestoneState]:

@@ -113,6 +113,8 @@ def _template_workspace(course: Course, m: Module, scratch: Path) -> Path:
 def _describe(result) -> str:
     if result.passed:
         return f"pass: {result.passed_count} passed"
+    if result.broken is not None:
+        return f"fail: {result.reason}: {result.broken['error']}"
     bad = result.failures + result.errors
     if bad:
         return f"fail: {bad} of {result.ran} failed"

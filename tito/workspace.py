@@ -71,9 +71,24 @@ def resolve(option: Path | None) -> Path:
     return Path(env or "workspace").expanduser().resolve()
 
 
-def open_workspace(course: Course, option: Path | None) -> Workspace:
-    """The existing workspace named by `option` (see `resolve`)."""
+def find(option: Path | None) -> Path:
+    """Like `resolve`, but with neither option nor ./workspace, the nearest
+    folder holding `.tito/`: this one or a parent (for use inside a workspace)."""
     root = resolve(option)
+    if option is not None or os.environ.get("TITO_WORKSPACE"):
+        return root
+    if (root / ".tito").is_dir():
+        return root
+    here = Path.cwd().resolve()
+    for folder in [here, *here.parents]:
+        if (folder / ".tito").is_dir():
+            return folder
+    return root
+
+
+def open_workspace(course: Course, option: Path | None) -> Workspace:
+    """The existing workspace named by `option` (see `find`)."""
+    root = find(option)
     if not (root / ".tito").is_dir():
         raise TitoError(
             f"There is no tito workspace at {root}.",
@@ -88,6 +103,11 @@ def init_workspace(course: Course, root: Path, foundation: Path | None = None):
     from tito.export import write_package_inits
 
     root = Path(root).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise TitoError(
+            f"{root} is a file, not a folder.",
+            "Choose a folder for the workspace (a new one, or an empty one).",
+        )
     if (root / ".tito").is_dir():
         raise TitoError(
             f"{root} is already a tito workspace.",
@@ -111,6 +131,9 @@ def init_workspace(course: Course, root: Path, foundation: Path | None = None):
     record["foundation"] = (
         str(Path(foundation).resolve()) if foundation else "templates"
     )
+    record["given"] = {
+        m.slug: ws.code_hash(m) for m in course.modules if m.given and ws.code_hash(m)
+    }
     (root / ".tito").mkdir(exist_ok=True)
     progress.save(root, record)
     return ws, notes
@@ -174,12 +197,20 @@ def start_module(ws: Workspace, m: Module, force: bool = False):
 
 
 def reset_module(ws: Workspace, m: Module) -> tuple[Path, Path | None]:
-    """Back up the learner's notebook, then restore the template."""
+    """Back up the learner's notebook, then restore the template.
+
+    A given module is exported again from its template, as `tito init` did.
+    """
     from tito import progress
+    from tito.export import export_notebook
 
     dest, saved, _ = start_module(ws, m, force=True)
+    if m.given:
+        export_notebook(dest, ws.package_dir, ws.label(dest))
     with progress.update(ws.root) as record:
         record["modules"].pop(m.slug, None)
+        if m.given:
+            record.setdefault("given", {})[m.slug] = ws.code_hash(m)
     return dest, saved
 
 

@@ -146,3 +146,19 @@ def test_open_without_jupyter_says_so_after_starting(workspace, tmp_path):
     out = tito("module", "start", "2", "--open", *ws, env={"PATH": str(empty)})
     assert out.returncode == 1 and "Jupyter is not installed" in out.stderr
     assert workspace.notebook(workspace.course.module(2)).is_file()
+
+
+@pytest.mark.parametrize(
+    "command", [["release", "--check"], ["build", "BUILD"], ["verify"]]
+)
+def test_instructor_commands_refuse_without_solutions(course_dir, tmp_path, command):
+    import shutil
+
+    shutil.rmtree(course_dir / "solutions")
+    args = [str(tmp_path / "out") if a == "BUILD" else a for a in command]
+    out = tito("dev", *args)
+    assert out.returncode == 1, out.stdout
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 2 and "no solutions/ folder" in lines[0], out.stderr
+    assert "pip install -e ." in lines[1] and "TITO_COURSE" in lines[1]
+    assert not (tmp_path / "out").exists()

@@ -11,6 +11,14 @@ def test_module_lookup_accepts_every_spelling(course, key):
     assert course.module(key).slug == "02_doubling"
 
 
+@pytest.mark.parametrize("key", ["", "  "])
+def test_an_empty_key_is_an_error(course, key):
+    with pytest.raises(TitoError, match="module name is empty"):
+        course.module(key)
+    with pytest.raises(TitoError, match="milestone name is empty"):
+        course.milestone(key)
+
+
 def test_unknown_module_lists_the_known_ones(course):
     with pytest.raises(TitoError) as info:
         course.module("99")
@@ -35,7 +43,23 @@ def test_real_course_loads_with_milestone_cnn():
             "modules[0].number should be a int",
         ),
         ("package: t\nmodules:\n  - {number: 1}\n", "modules[0] has no 'name'"),
-        ("package: [\n", "not valid YAML"),
+        ("package: [\n", "not valid YAML, line 2, column 1"),
+        (
+            "package: t\nmodules:\n  - {number: 1, name: a, title: A, "
+            "target: nn/conv, checks: c.py}\nmilestones: []\n",
+            "modules[0].target is 'nn/conv'",
+        ),
+        (
+            "package: t\nmodules:\n  - {number: 1, name: a, title: A, "
+            "target: a, checks: c.py, requires: [42]}\nmilestones: []\n",
+            "requires module 42",
+        ),
+        (
+            "package: t\nmodules:\n  - {number: 1, name: a, title: A, "
+            "target: a, checks: c.py}\nmilestones:\n  - {number: 4, name: m, "
+            "title: M, script: s.py, requires: [42]}\n",
+            "'m' requires module 42",
+        ),
     ],
 )
 def test_malformed_course_names_file_key_and_expectation(tmp_path, text, fragment):

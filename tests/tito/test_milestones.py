@@ -53,3 +53,61 @@ def test_loss_metrics_prefer_the_lowest(workspace):
     with progress.update(workspace.root) as record:
         record["milestones"][ms.slug] = {"runs": [{"value": 2.0}, {"value": 1.5}]}
     assert best_result(workspace, ms, progress.load(workspace.root))["value"] == 1.5
+
+
+def _state(ws):
+    from tito.state import milestone_state
+
+    return milestone_state(ws, ws.course.milestone(1), progress.load(ws.root))
+
+
+def test_a_changed_given_module_locks_and_reset_restores_it(workspace):
+    from tito.workspace import reset_module
+
+    _solve(workspace)
+    assert _state(workspace).status == "unlocked"
+    core = workspace.exported(workspace.course.module(1))
+    core.write_text(core.read_text() + "\n# my edit\n")
+    state = _state(workspace)
+    assert state.status == "locked"
+    assert [(s.module.slug, s.status, s.fix) for s in state.missing] == [
+        ("01_counting", "changed", "tito module reset 01")
+    ]
+
+    reset_module(workspace, workspace.course.module(1))
+    assert "my edit" not in core.read_text()
+    assert _state(workspace).status == "unlocked"
+
+
+def test_a_failing_given_module_locks(workspace):
+    _solve(workspace)
+    core = workspace.exported(workspace.course.module(1))
+    core.write_text(core.read_text().replace("return x + 1", "return x + 2"))
+    assert not check_module(workspace, workspace.course.module(1), 120).passed
+    state = _state(workspace)
+    assert state.status == "locked"
+    assert state.missing[0].status == "failing"
+
+
+def test_quick_and_practice_runs_are_tries_not_achievements(workspace):
+    from conftest import tito
+
+    _solve(workspace)
+    ms = workspace.course.milestone(1)
+    ws = ["--workspace", str(workspace.root)]
+    assert run_milestone(workspace, ms, ["--scale", "9", "--quick"]) == 0
+    assert run_milestone(workspace, ms, ["--scale", "7", "--dataset", "shapes"]) == 0
+    state = _state(workspace)
+    assert state.status == "unlocked" and state.best is None
+    assert state.tried["value"] == 18.0
+
+    listed = tito("milestone", "list", *ws, env={"COLUMNS": "200"})
+    assert "unlocked" in listed.stdout and "tried (quick, real): score 18" in (
+        listed.stdout
+    ), listed.stdout
+
+    assert run_milestone(workspace, ms, ["--scale", "2"]) == 0
+    state = _state(workspace)
+    assert state.status == "achieved" and state.best["value"] == 4.0
+    listed = tito("milestone", "list", *ws, env={"COLUMNS": "200"})
+    assert "best score 4 on real" in listed.stdout, listed.stdout

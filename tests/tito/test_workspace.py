@@ -110,3 +110,30 @@ def test_unreadable_notebook_is_named_and_kept(workspace):
         export_module(workspace, m)
     assert str(path) in info.value.what
     assert path.read_text() == "{ not json"
+
+
+def test_found_from_inside_by_its_tito_folder(workspace):
+    import json
+    import subprocess
+    import sys
+
+    from tito.workspace import start_module
+
+    path, _, _ = start_module(workspace, workspace.course.module(2))
+    out = subprocess.run(
+        [sys.executable, "-m", "tito", "status", "--json"],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["workspace"] == str(workspace.root)
+
+
+def test_not_found_outside_says_how_to_make_one(course, tmp_path, monkeypatch):
+    from tito.errors import TitoError
+    from tito.workspace import open_workspace
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TitoError, match="no tito workspace"):
+        open_workspace(course, None)

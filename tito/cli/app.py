@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tito.cli import dev, init, milestone, module, status
+from tito.cli import data, dev, init, milestone, module, status
 from tito.errors import TitoError
 
 app = typer.Typer(
@@ -25,13 +25,7 @@ app.command("doctor")(status.doctor)
 app.add_typer(module.app, name="module")
 app.add_typer(milestone.app, name="milestone")
 app.add_typer(dev.app, name="dev")
-
-try:
-    from tito.cli.data import app as data_app
-except ImportError:  # the data commands are optional while they are written
-    data_app = None
-if data_app is not None:
-    app.add_typer(data_app, name="data")
+app.add_typer(data.app, name="data")
 
 
 @app.callback()
@@ -48,19 +42,39 @@ def _root(
 
 
 def main():
-    from tito import ui
+    from tito import processes, ui
+    from tito.errors import from_os_error
 
     ui.VERBOSE = _verbose_flag(sys.argv[1:])
+    processes.catch_signals()
     try:
         app()
     except TitoError as e:
-        if ui.VERBOSE:
-            ui.traceback()
-        ui.error(e.what, e.todo)
-        sys.exit(e.code)
+        _fail(e)
+    except OSError as e:
+        _fail(from_os_error(e))
     except KeyboardInterrupt:
-        ui.error("Interrupted.", "Run the command again when you are ready.")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit:
+        if processes.INTERRUPTED:  # typer turns KeyboardInterrupt into exit 130
+            _interrupted()
+        raise
+
+
+def _fail(e: TitoError):
+    from tito import ui
+
+    if ui.VERBOSE:
+        ui.traceback()
+    ui.error(e.what, e.todo)
+    sys.exit(e.code)
+
+
+def _interrupted():
+    from tito import ui
+
+    ui.note("Interrupted.")
+    sys.exit(130)
 
 
 def _verbose_flag(args: list[str]) -> bool:

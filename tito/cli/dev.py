@@ -16,7 +16,9 @@ def build(dest: Annotated[Path, typer.Argument(help="Folder to export into.")]):
     from tito.course import load_course
     from tito.export import export_reference
 
-    print(export_reference(load_course(), dest))
+    course = load_course()
+    course.require_solutions()
+    print(export_reference(course, dest))
 
 
 @app.command("release")
@@ -32,6 +34,7 @@ def release(
     from tito.release.build import release as run_release
 
     course = load_course()
+    course.require_solutions()
     outcomes = run_release(course, check=check)
     rows = [[o.module.slug, _rel(course.root, o.path), o.state] for o in outcomes]
     ui.table("modules/", ["module", "template", "state"], rows)
@@ -60,6 +63,7 @@ def verify(
     from tito.verify import verify_course
 
     course = load_course()
+    course.require_solutions()
     selected = [course.module(k) for k in modules] if modules else None
     rows, bad = [], 0
     for r in verify_course(course, selected, timeout, progress=ui.note):

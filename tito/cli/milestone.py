@@ -43,7 +43,7 @@ def run(
     go to the script (see `python milestones/<folder>/train.py --help`).
     """
     from tito import ui
-    from tito.cli.status import describe_result
+    from tito.cli.status import describe_result, describe_try
     from tito.course import load_course
     from tito.milestones import best_result, run_milestone
     from tito.progress import load
@@ -52,7 +52,14 @@ def run(
     ws = open_workspace(load_course(), workspace)
     ms = ws.course.milestone(milestone)
     code = run_milestone(ws, ms, list(ctx.args))
-    best = best_result(ws, ms, load(ws.root))
+    record = load(ws.root)
+    best = best_result(ws, ms, record)
+    tried = best_result(ws, ms, record, practice=True)
     if code == 0 and best:
         ui.say(f"{ms.slug}: best so far {describe_result(best)}")
+    elif code == 0 and tried:
+        ui.say(
+            f"{ms.slug}: {describe_try(tried)}. Quick runs and practice sets do "
+            "not achieve the milestone; a full run on real data does."
+        )
     raise typer.Exit(code)

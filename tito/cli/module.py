@@ -114,13 +114,15 @@ def test(
     if json:
         ui.emit_json({"module": m.slug, "passed": result.passed, **result.to_json()})
     else:
-        show_checks(m, result)
+        show_checks(ws, m, result)
     raise typer.Exit(0 if result.passed else 1)
 
 
-def show_checks(m, result) -> None:
+def show_checks(ws, m, result) -> None:
     from tito import ui
 
+    if result.broken is not None:
+        return _show_broken(ws, m, result)
     if ui.VERBOSE or (not result.passed and not result.problems):
         ui.note(result.output.rstrip()[-4000:])
     rows = [[name, message] for name, message in result.problems]
@@ -137,11 +139,35 @@ def show_checks(m, result) -> None:
         ui.say(f"Fix the notebook, then `tito module test {m.number:02d}` again.")
 
 
+def _show_broken(ws, m, result) -> None:
+    """A collection error: the first error, where it is, and which module to fix."""
+    from tito import ui
+    from tito.blame import locate
+
+    if ui.VERBOSE:
+        ui.note(result.output.rstrip()[-4000:])
+    b = locate(ws, result.broken)
+    ui.say(f"{ui.mark(False)} {m.slug}: {result.reason} ({result.seconds:.1f} s)")
+    ui.say(f"  {b.where}: {b.error}" if b.where else f"  {b.error}")
+    if b.cell:
+        ui.say(f"  that is {b.cell}")
+    again = f"`tito module test {m.number:02d}` again"
+    if b.module is None:
+        ui.say(f"Fix that file, then {again} (-v shows the whole report).")
+    elif ws.notebook(b.module).is_file():
+        ui.say(f"Fix module {b.module.slug}'s notebook, then {again}.")
+    else:
+        ui.say(
+            f"Module {b.module.slug} is broken: restore it with "
+            f"`tito module reset {b.module.number:02d}`, then {again}."
+        )
+
+
 def show_notebook(m, run) -> None:
     from tito import ui
 
     if run.passed:
-        ui.say(f"{ui.mark(True)} {m.slug}: notebook ran, {run.cells} cells.")
+        ui.say(f"{ui.mark(True)} {m.slug}: notebook ran, {run.cells} code cells.")
     else:
         ui.say(
             f"{ui.mark(False)} {m.slug}: cell {run.failed_cell} failed "
@@ -162,7 +188,7 @@ def complete(
 
     ws, m = _open(workspace, module)
     done = complete_module(ws, m, timeout, cell_timeout)
-    show_checks(m, done.checks)
+    show_checks(ws, m, done.checks)
     if done.notebook is not None:
         show_notebook(m, done.notebook)
     if done.passed:

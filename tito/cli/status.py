@@ -48,6 +48,8 @@ def show_milestones(states) -> None:
             detail = "best " + describe_result(s.best)
         else:
             detail = f"run: tito milestone run {s.milestone.number:02d}"
+        if s.tried and not s.best:
+            detail += f"; {describe_try(s.tried)}"
         rows.append([s.milestone.slug, s.milestone.title, _colour(s.status), detail])
     ui.table("\nMilestones", ["milestone", "title", "status", ""], rows)
 
@@ -61,10 +63,19 @@ def _needs(missing) -> str:
 
 
 def describe_result(result: dict) -> str:
+    """`test_accuracy 0.6123 on cifar10`: a measured result and its data."""
     text = f"{result.get('metric', 'value')} {result['value']:.4g}"
-    if result.get("quick"):
-        text += " (quick run)"
+    if result.get("dataset"):
+        text += f" on {result['dataset']}"
     return text
+
+
+def describe_try(result: dict) -> str:
+    """`tried (quick, shapes): test_accuracy 0.41`: a run that achieves nothing."""
+    kinds = ["quick"] if result.get("quick") else []
+    kinds += [result["dataset"]] if result.get("dataset") else []
+    value = f"{result.get('metric', 'value')} {result['value']:.4g}"
+    return f"tried ({', '.join(kinds)}): {value}"
 
 
 _COLOURS = {
@@ -76,6 +87,7 @@ _COLOURS = {
     "failing": "red",
     "stale": "yellow",
     "missing": "red",
+    "changed": "yellow",
     "locked": "dim",
 }
 
