@@ -68,7 +68,8 @@ def check_file(course: Course, m: Module) -> Path:
     if not path.is_file():
         raise TitoError(
             f"Module {m.slug} has no checks at {path}.",
-            "The course is incomplete: add the checks file named in course.yaml.",
+            "The installed course is incomplete: reinstall tito (in a checkout, "
+            "restore that file).",
         )
     return path
 
@@ -115,9 +116,7 @@ def _run(command: list[str], workspace: Path, timeout: float):
     """(exit code or None on timeout, combined output); the whole group is stopped."""
     from tito import processes
 
-    return processes.run(
-        command, timeout, cwd=workspace, env=workspace_env(workspace)
-    )
+    return processes.run(command, timeout, cwd=workspace, env=workspace_env(workspace))
 
 
 def _verdict(code: int, report: Path, output: str) -> CheckResult:

@@ -116,27 +116,25 @@ def _kernels() -> list[Finding]:
         )
     except Exception as e:  # a broken Jupyter install is a finding, not a crash
         found.append(Finding("kernel", "installed", False, str(e), False))
-    import shutil
+    from tito.jupyter import INSTALL, front_end
 
-    jupyter = shutil.which("jupyter")
-    detail = jupyter or "not found (only needed for `module start --open`)"
-    found.append(Finding("kernel", "jupyter", bool(jupyter), detail, False))
+    jupyter = front_end()
+    detail = jupyter or (
+        f"JupyterLab not installed: `{INSTALL}` (only for `module start --open`)"
+    )
+    found.append(Finding("kernel", "jupyterlab", bool(jupyter), detail, False))
     return found
 
 
 def _data() -> list[Finding]:
-    try:
-        from tito.datasets import status
-    except ImportError:
-        return [
-            Finding("data", "datasets", False, "tito.datasets not available", False)
-        ]
+    from tito.datasets import status
+
     found = []
-    for name, present, path, size in status():
+    for row in status():
         detail = (
-            f"{path} ({size / 1e6:.1f} MB)"
-            if present
-            else f"not cached: tito data download {name}"
+            f"{row.path} ({row.size_bytes / 1e6:.1f} MB)"
+            if row.present
+            else f"not cached: tito data download {row.name}"
         )
-        found.append(Finding("data", name, bool(present), detail, False))
+        found.append(Finding("data", row.name, bool(row.present), detail, False))
     return found

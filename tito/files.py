@@ -21,8 +21,10 @@ def write_atomic(path: Path, content: str | bytes) -> bool:
     if path.is_file() and path.read_bytes() == data:
         return False
 
+    mode = path.stat().st_mode & 0o777 if path.is_file() else _new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600; keep the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -32,6 +34,13 @@ def write_atomic(path: Path, content: str | bytes) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def _new_file_mode() -> int:
+    """What `open(path, "w")` would give a new file: 0666 less the umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def backup(path: Path) -> Path:

@@ -23,7 +23,7 @@ from tito.workspace import Workspace, export_module
 class Grade:
     workspace: Path
     module: Module
-    status: str  # "passed", "failed", "not started" or "unreadable"
+    status: str  # "passed", "failed", "broken", "not started" or "unreadable"
     passed: int = 0
     total: int = 0
     reason: str = ""
@@ -73,6 +73,9 @@ def _grade_module(ws: Workspace, original: Path, m: Module, timeout: float) -> G
         return Grade(original, m, "unreadable", reason=e.what)
 
     result = run_checks(ws.course, ws.root, m, timeout)
+    if result.broken is not None:  # no check ran: no count to show
+        why = f"{result.reason}: {result.broken['error']}"
+        return Grade(original, m, "broken", reason=why)
     status = "passed" if result.passed else "failed"
     total = max(result.ran, 0)
     return Grade(original, m, status, result.passed_count, total, result.reason)

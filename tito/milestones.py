@@ -72,6 +72,23 @@ def locked_error(ms: Milestone, missing) -> TitoError:
     )
 
 
+def script_path(course, ms: Milestone) -> Path:
+    script = course.path(ms.script)
+    if not script.is_file():
+        raise TitoError(
+            f"Milestone {ms.slug} has no script at {script}.",
+            "The course is incomplete: add the script named in course.yaml.",
+        )
+    return script
+
+
+def script_help(course, ms: Milestone) -> int:
+    """Show the milestone script's own --help (no workspace or gate needed)."""
+    from tito import processes
+
+    return processes.call([sys.executable, str(script_path(course, ms)), "--help"])
+
+
 def run_milestone(ws: Workspace, ms: Milestone, args: list[str]) -> int:
     """Run the milestone's script (the gate must be open); return its exit code."""
     from tito import processes, progress
@@ -81,12 +98,7 @@ def run_milestone(ws: Workspace, ms: Milestone, args: list[str]) -> int:
     state = milestone_state(ws, ms, progress.load(ws.root))
     if state.status == "locked":
         raise locked_error(ms, state.missing)
-    script = ws.course.path(ms.script)
-    if not script.is_file():
-        raise TitoError(
-            f"Milestone {ms.slug} has no script at {script}.",
-            "The course is incomplete: add the script named in course.yaml.",
-        )
+    script = script_path(ws.course, ms)
 
     env = workspace_env(ws.root)
     env.pop("TITO_WORKSPACE_UNDER_TEST")

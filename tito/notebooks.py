@@ -58,8 +58,26 @@ def read_notebook(path: Path):
     except (json.JSONDecodeError, ValueError, KeyError) as e:
         raise TitoError(
             f"{path} is not a readable notebook ({type(e).__name__}: {e}).",
-            "Restore it from a backup in the same folder, or `tito module reset`.",
+            _restore_hint(path),
         ) from None
+
+
+def _restore_hint(path: Path) -> str:
+    """How to get a readable notebook back: its newest backup, or a reset.
+
+    A workspace keeps module NN's notebook in a folder named `NN_name/`.
+    """
+    import re
+
+    number = re.match(r"(\d+)_", path.parent.name)
+    reset = f"`tito module reset {number.group(1)}`" if number else "a reset"
+    backups = sorted(path.parent.glob(f"{path.stem}.backup-*{path.suffix}"))
+    if backups:
+        return (
+            f"Restore it from its backup {backups[-1].name} beside it, or run "
+            f"{reset} (which backs it up first)."
+        )
+    return f"Run {reset} to restore the template (your file is backed up first)."
 
 
 def read_cells(path: Path) -> list[Cell]:

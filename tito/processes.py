@@ -85,11 +85,31 @@ def run(command: list[str], timeout: float | None = None, **kwargs):
     return proc.returncode, out.decode("utf-8", "replace")
 
 
-def call(command: list[str], **kwargs) -> int:
-    """Run with the terminal as its output; stopped with tito if tito is stopped."""
-    proc = start(command, **kwargs)
+def call(command: list[str], own_group: bool = True, **kwargs) -> int:
+    """Run with the terminal as its output; stopped with tito if tito is stopped.
+
+    With `own_group=False` the child shares tito's terminal group, so Ctrl-C
+    reaches it directly (for interactive programs such as Jupyter); if tito is
+    interrupted, the child gets SIGINT again, then SIGKILL after a grace period.
+    """
+    proc = (
+        start(command, **kwargs) if own_group else subprocess.Popen(command, **kwargs)
+    )
     try:
         return proc.wait()
     except BaseException:
-        stop(proc)
+        if own_group:
+            stop(proc)
+        else:
+            _stop_one(proc, grace=5.0)
         raise
+
+
+def _stop_one(proc: subprocess.Popen, grace: float) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.wait()

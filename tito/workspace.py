@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,8 @@ def open_workspace(course: Course, option: Path | None) -> Workspace:
     if not (root / ".tito").is_dir():
         raise TitoError(
             f"There is no tito workspace at {root}.",
-            f"Run `tito init {root}`, or pass --workspace DIR (or set TITO_WORKSPACE).",
+            f"Run `tito init {shlex.quote(str(root))}`, or pass --workspace DIR "
+            "(or set TITO_WORKSPACE).",
         )
     return Workspace(root, course)
 
@@ -111,7 +113,7 @@ def init_workspace(course: Course, root: Path, foundation: Path | None = None):
     if (root / ".tito").is_dir():
         raise TitoError(
             f"{root} is already a tito workspace.",
-            f"Carry on with `tito status --workspace {root}`.",
+            f"Carry on with `tito status --workspace {shlex.quote(str(root))}`.",
         )
     ws = Workspace(root, course)
     if ws.package_dir.exists():

@@ -90,5 +90,6 @@ def test_workspace_package_comes_first(course, workspace, tmp_path, monkeypatch)
 
 def test_missing_checks_file_is_a_course_error(course, workspace):
     course.path("tests/modules/test_02_doubling.py").unlink()
-    with pytest.raises(TitoError, match="no checks"):
+    with pytest.raises(TitoError, match="no checks") as info:
         run_checks(course, workspace.root, course.module(2))
+    assert "reinstall tito" in info.value.todo

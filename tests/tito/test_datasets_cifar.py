@@ -145,12 +145,12 @@ def test_missing_batch_in_an_archive_is_refused_by_name(copy, tmp_path):
 @pytest.mark.parametrize(
     "content, problem",
     [
-        (lambda x, y: batch_bytes(x, y)[:500], "not a readable pickle"),
+        (lambda x, y: batch_bytes(x, y)[:500], "data_batch_4 is not a readable pickle"),
         (lambda x, y: batch_bytes(x[:, :3000].copy(), y), "not uint8 (N, 3072)"),
         (lambda x, y: batch_bytes(x, y[:-1]), "5 labels for 6 images"),
         (lambda x, y: batch_bytes(x, [12] * len(y)), "labels outside 0-9"),
         (lambda x, y: py2_pickle({"labels": y}), "no 'data' array"),
-        (lambda x, y: py2_pickle([1, 2, 3]), "not a dict"),
+        (lambda x, y: py2_pickle([1, 2, 3]), "data_batch_4 holds a list, not a dict"),
         (lambda x, y: batch_bytes(x[:5], y[:5]), "has 5 images where others have 6"),
     ],
 )

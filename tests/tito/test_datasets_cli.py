@@ -72,6 +72,7 @@ def test_download_checks_and_unpacks_then_list_shows_it(tmp_path, archive):
         "present": True,
         "path": str(folder),
         "size_bytes": size,
+        "expected_bytes": 170498071,
     }
     assert rows["tinyshakespeare"]["present"] is False
 
@@ -90,6 +91,30 @@ def test_offline_download_exits_1_with_two_lines_and_no_files(tmp_path):
     assert url in done.stderr and "c58f30108f718f92721af3b95e74349a" in done.stderr
     assert "cifar-10-python.tar.gz" in done.stderr and "--data-dir" in done.stderr
     assert list(data.iterdir()) == []
+
+
+@pytest.mark.parametrize("form", ["folder", "parent", "archive"])
+def test_data_dir_takes_every_form_the_loaders_take(tmp_path, archive, form):
+    folder = archive.parent / "cifar-10-batches-py"
+    given = {"folder": folder, "parent": folder.parent, "archive": archive}[form]
+    env = {"TITO_COURSE": str(course_with(tmp_path, url=refused_url()))}
+
+    listed = run("list", "--json", "--data-dir", str(given), env=env)
+    rows = {r["name"]: r for r in json.loads(listed.stdout)}
+    assert rows["cifar10"]["present"] is True, rows
+    want = archive if form == "archive" else folder
+    assert rows["cifar10"]["path"] == str(want)
+
+    done = run("download", "cifar10", "--data-dir", str(given), env=env)
+    assert done.returncode == 0, done.stderr  # found; the refused url is never asked
+    assert "already here" in done.stdout
+
+
+def test_list_shows_the_size_to_get_for_absent_datasets(tmp_path):
+    listed = run("list", env={"TINYTORCH_DATA": str(tmp_path), "COLUMNS": "200"})
+    assert listed.returncode == 0
+    line = next(x for x in listed.stdout.splitlines() if x.startswith("cifar10"))
+    assert "170.5 MB to get" in line
 
 
 def test_list_uses_tinytorch_data_by_default(tmp_path):

@@ -19,3 +19,14 @@ def test_missing_workspace_is_reported(course, tmp_path):
     findings = diagnose(tmp_path / "none")
     ws = next(f for f in findings if f.area == "workspace")
     assert not ws.ok and "tito init" in ws.detail
+
+
+def test_jupyter_without_a_front_end_is_reported_missing(tmp_path, monkeypatch):
+    from tito.doctor import _kernels
+
+    (tmp_path / "jupyter").write_text("#!/bin/sh\n")
+    (tmp_path / "jupyter").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    finding = next(f for f in _kernels() if f.item == "jupyterlab")
+    assert not finding.ok and "pip install jupyterlab" in finding.detail

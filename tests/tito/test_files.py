@@ -1,5 +1,7 @@
 """Atomic writes and timestamped backups."""
 
+import os
+
 from tito.files import backup, write_atomic
 
 
@@ -38,3 +40,20 @@ def test_backups_never_collide(tmp_path):
     assert first != second
     assert first.read_text() == "v1" and second.read_text() == "v2"
     assert first.name.startswith("nb.backup-") and first.suffix == ".ipynb"
+
+
+def test_new_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "new.py", "x = 1\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.py").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    path = tmp_path / "run.sh"
+    path.write_text("old")
+    path.chmod(0o755)
+    write_atomic(path, "new")
+    assert path.stat().st_mode & 0o777 == 0o755

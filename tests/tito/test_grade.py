@@ -41,3 +41,13 @@ def test_grades_each_workspace_without_touching_it(course, tmp_path):
     assert stray.status == "unreadable"
     assert _tree_digest(solved.root) == before
     assert not (solved.root / "tinytorch" / "ops" / "double.py").exists()
+
+
+def test_code_that_breaks_at_import_is_graded_broken_not_zero_of_one(course, tmp_path):
+    ws, _ = init_workspace(course, tmp_path / "ws")
+    notebook, _, _ = start_module(ws, course.module("doubling"))
+    _edit(notebook, STUB.format("double"), "return 2 * x")
+    _edit(notebook, "from tinytorch.core import add_one", "import no_such_module")
+    [grade] = grade_workspace(course, ws.root, [course.module(2)], timeout=120)
+    assert grade.status == "broken" and grade.total == 0
+    assert "No module named 'no_such_module'" in grade.reason

@@ -57,9 +57,7 @@ def test_module_test_stops_pytest_and_removes_its_scratch(workspace, tmp_path, s
     subprocess.run([sys.executable, "-m", "tito", "module", "start", "2", *ws])
     pidfile = tmp_path / "pid"
     env = {"TITO_FIXTURE_HANG": "1", "TITO_FIXTURE_PIDFILE": str(pidfile)}
-    scratch = _interrupt_tito(
-        ["module", "test", "2", *ws], pidfile, sig, tmp_path, env
-    )
+    scratch = _interrupt_tito(["module", "test", "2", *ws], pidfile, sig, tmp_path, env)
     assert not list(scratch.glob("tito-checks-*"))
 
 

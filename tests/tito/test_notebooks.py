@@ -23,3 +23,20 @@ def test_unreadable_notebook_names_the_file(tmp_path):
     path.write_text('{"cells": [')
     with pytest.raises(TitoError, match="broken.ipynb is not a readable notebook"):
         read_cells(path)
+
+
+def test_unreadable_notebook_hint_names_the_module_and_only_real_backups(tmp_path):
+    folder = tmp_path / "08_dataloader"
+    folder.mkdir()
+    path = folder / "dataloader.ipynb"
+    path.write_text('{"cells": [')
+    with pytest.raises(TitoError) as info:
+        read_cells(path)
+    assert "`tito module reset 08`" in info.value.todo
+    assert "backup" not in info.value.todo.split("(")[0]
+
+    (folder / "dataloader.backup-20260101-120000.ipynb").write_text("{}")
+    with pytest.raises(TitoError) as info:
+        read_cells(path)
+    assert "dataloader.backup-20260101-120000.ipynb" in info.value.todo
+    assert "`tito module reset 08`" in info.value.todo

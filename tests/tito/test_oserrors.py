@@ -43,9 +43,7 @@ def test_mapping_names_what_failed_and_the_path():
         (["module", "reset", "2", "--yes"], "tito.workspace.reset_module"),
     ],
 )
-def test_permission_denied_is_two_lines(
-    workspace, monkeypatch, capsys, args, target
-):
+def test_permission_denied_is_two_lines(workspace, monkeypatch, capsys, args, target):
     """Root ignores folder permissions, so the failing write is simulated."""
     import importlib
 

@@ -34,7 +34,7 @@ def list_(data_dir: DataDirOpt = None, json: JsonOpt = False):
             r.name,
             ui.mark(r.present),
             str(r.path),
-            _size(r.size_bytes) if r.present else "",
+            _size(r.size_bytes) if r.present else f"{_size(r.expected_bytes)} to get",
         ]
         for r in rows
     ]
@@ -49,12 +49,13 @@ def download(
     """Download NAME, check its md5, and unpack it into the cache (or --data-dir)."""
     from tito import ui
     from tito.datasets.cache import data_home
-    from tito.datasets.store import dataset, ensure, is_present
+    from tito.datasets.store import dataset, ensure, find
 
     ds = dataset(name)
     root = data_dir or data_home()
-    if is_present(ds, root):
-        ui.say(f"{ds.name} is already in {root}.")
+    found = find(ds, root)
+    if found is not None:
+        ui.say(f"{ds.name} is already here: {found}")
         return
     path = ensure(ds, root)
     ui.say(f"{ui.mark(True)} {ds.name} is in {path}")

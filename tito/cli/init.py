@@ -25,6 +25,8 @@ def init(
     workspace: WorkspaceOpt = None,
 ):
     """Create a workspace with the foundation modules exported into its package."""
+    import shlex
+
     from tito import ui
     from tito.course import load_course
     from tito.workspace import init_workspace, resolve
@@ -39,7 +41,8 @@ def init(
     ui.say(f"Created workspace {ws.root}")
     ui.say(f"  {ws.label(ws.package_dir)}/ holds modules {_span(given)} (given).")
     if first is not None:
-        flag = "" if root == resolve(None) else f" --workspace {ws.root}"
+        quoted = shlex.quote(str(ws.root))
+        flag = "" if root == resolve(None) else f" --workspace {quoted}"
         ui.say(f"Next: tito module start {first.number:02d}{flag}")
 
 

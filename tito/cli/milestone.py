@@ -28,30 +28,47 @@ def list_milestones(workspace: WorkspaceOpt = None, json: JsonOpt = False):
         show_milestones(states)
 
 
+_HELP = ("--help", "-h")
+
+
 @app.command(
     "run",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],  # --help after a milestone goes to its script
+    },
 )
 def run(
     ctx: typer.Context,
-    milestone: Annotated[str, typer.Argument(help="Milestone: 4, 04, 04_cnn or cnn.")],
+    milestone: Annotated[
+        str | None,
+        typer.Argument(help="Milestone: 4, 04, 04_cnn or cnn.", show_default=False),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ):
     """Run a milestone's script with your package; other options pass through.
 
     For example `tito milestone run 04 --quick`: options tito does not know
-    go to the script (see `python milestones/<folder>/train.py --help`).
+    go to the script; `tito milestone run 04 --help` lists them.
     """
     from tito import ui
     from tito.cli.status import describe_result, describe_try
     from tito.course import load_course
-    from tito.milestones import best_result, run_milestone
+    from tito.milestones import best_result, run_milestone, script_help
     from tito.progress import load
     from tito.workspace import open_workspace
 
+    args = list(ctx.args)
+    if milestone is None or milestone in _HELP:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0 if milestone in _HELP or set(args) & set(_HELP) else 2)
+    if set(args) & set(_HELP):
+        course = load_course()
+        raise typer.Exit(script_help(course, course.milestone(milestone)))
     ws = open_workspace(load_course(), workspace)
     ms = ws.course.milestone(milestone)
-    code = run_milestone(ws, ms, list(ctx.args))
+    code = run_milestone(ws, ms, args)
     record = load(ws.root)
     best = best_result(ws, ms, record)
     tried = best_result(ws, ms, record, practice=True)

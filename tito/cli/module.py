@@ -61,18 +61,17 @@ def start(
 
 
 def _open_jupyter(path) -> None:
-    import shutil
-    import subprocess
-
+    from tito import processes
     from tito.errors import TitoError
+    from tito.jupyter import INSTALL, front_end
 
-    jupyter = shutil.which("jupyter")
-    if jupyter is None:
+    command = front_end()
+    if command is None:
         raise TitoError(
-            "Jupyter is not installed, so the notebook cannot be opened.",
-            "Install it (`pip install jupyterlab`), or open the notebook in an editor.",
+            "JupyterLab is not installed, so the notebook cannot be opened.",
+            f"Install it (`{INSTALL}`), or open the notebook in an editor.",
         )
-    subprocess.call([jupyter, "lab", str(path)])
+    processes.call([command, str(path)], own_group=False)
 
 
 @app.command("export")

@@ -27,9 +27,7 @@ _ALLOWED = {
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED:
-            raise ValueError(
-                f"it names {module}.{name}, which a data batch never needs"
-            )
+            raise ValueError(f"names {module}.{name}, which a data batch never needs")
         return _ALLOWED[module, name]
 
 
@@ -40,10 +38,10 @@ def load_dict(raw: bytes) -> dict:
     except ValueError:
         raise
     except Exception as e:  # a damaged pickle fails in many ways
-        raise ValueError(f"it is not a readable pickle ({type(e).__name__})") from None
+        raise ValueError(f"is not a readable pickle ({type(e).__name__})") from None
 
     if not isinstance(data, dict):
-        raise ValueError(f"it holds a {type(data).__name__}, not a dict")
+        raise ValueError(f"holds a {type(data).__name__}, not a dict")
     return {_text(k): v for k, v in data.items()}
 
 

@@ -24,6 +24,7 @@ class Status(NamedTuple):
     present: bool
     path: Path  # where it is, or where it would go
     size_bytes: int  # on disk; 0 when absent
+    expected_bytes: int  # the download's size, from course.yaml
 
 
 def dataset(name: str) -> Dataset:
@@ -51,14 +52,33 @@ def is_present(ds: Dataset, root: Path) -> bool:
     return path.is_file()
 
 
+def find(ds: Dataset, data_dir: Path | str) -> Path | None:
+    """The copy of `ds` that `data_dir` names, in any form the loaders accept:
+    the extracted folder, a folder holding it, the archive, or the file."""
+    path = Path(data_dir).expanduser()
+    archive_name = download_name(ds)
+    if path.is_file():
+        return path if path.name in (archive_name, ds.file) or not ds.folder else None
+    if not path.is_dir():
+        return None
+    if ds.folder and all((path / f).is_file() for f in ds.files):
+        return path
+    if is_present(ds, path):
+        return local_path(ds, path)
+    if (path / archive_name).is_file():
+        return path / archive_name
+    return None
+
+
 def status(data_dir: Path | str | None = None) -> list[Status]:
-    """(name, present, path, size_bytes) of each dataset in `data_dir` or the cache."""
+    """Each dataset in `data_dir` (any form `find` accepts) or the cache."""
     root = Path(data_dir) if data_dir else data_home()
     rows = []
     for ds in all_datasets():
-        path = local_path(ds, root)
-        present = is_present(ds, root)
-        rows.append(Status(ds.name, present, path, _size(path) if present else 0))
+        found = find(ds, root)
+        path = found or local_path(ds, root)
+        size = _size(found) if found else 0
+        rows.append(Status(ds.name, found is not None, path, size, ds.size))
     return rows
 
 
