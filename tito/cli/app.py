@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tito.cli import coerce, data, dev, init, milestone, module, status
+from tito.cli import data, dev, init, milestone, module, status
 from tito.errors import TitoError
 
 app = typer.Typer(
@@ -48,9 +48,7 @@ def main():
     ui.VERBOSE = _verbose_flag(sys.argv[1:])
     processes.catch_signals()
     try:
-        command = typer.main.get_command(app)
-        coerce.install(command)
-        command()
+        app()
     except TitoError as e:
         _fail(e)
     except OSError as e:
