@@ -8,7 +8,7 @@ per-class accuracy table, and writes results.json (and training_curve.png when
 matplotlib is installed) in WS/milestones/04_cnn/.
 
     tito milestone run 04                        # the full run (about 20 min)
-    tito milestone run 04 --quick                # a small subset, one epoch
+    tito milestone run 04 --quick                # a small subset, two short epochs
     tito milestone run 04 --dataset shapes       # a small generated set, offline
 """
 
@@ -25,6 +25,8 @@ SLUG = "04_cnn"
 # per-channel mean and std of the CIFAR-10 training images, in pixel units
 MEAN, STD = (125.3, 123.0, 113.9), (63.0, 62.1, 66.7)
 EVAL_BATCH = 500
+# --quick: a first look in about a minute; a short one-cycle needs a lower peak.
+QUICK_TRAIN, QUICK_EPOCHS, QUICK_LR = 5120, 2, 0.05
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,12 +40,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dataset", choices=["cifar10", "shapes"], default="cifar10")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=0.2, help="peak learning rate")
+    ap.add_argument(
+        "--lr", type=float, help="peak learning rate (default 0.2; 0.05 with --quick)"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help="a small subset, one epoch")
+    ap.add_argument(
+        "--quick", action="store_true", help="a small subset, two short epochs"
+    )
     ap.add_argument("--arch", help="network spec (see model.py); default: model.ARCH")
     ap.add_argument("--threads", type=int, help="BLAS threads (default: NumPy's)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.lr is None:
+        args.lr = QUICK_LR if args.quick else 0.2
+    return args
 
 
 def main(argv=None) -> int:
@@ -111,7 +120,7 @@ def load_data(args):
         d = load_cifar10(args.data_dir)
     train_x, train_y, test_x, test_y = d.train_x, d.train_y, d.test_x, d.test_y
     if args.quick:
-        train_x, train_y = train_x[:2560], train_y[:2560]
+        train_x, train_y = train_x[:QUICK_TRAIN], train_y[:QUICK_TRAIN]
         test_x, test_y = test_x[:1000], test_y[:1000]
     return train_x, train_y, test_x, test_y, list(d.classes)
 
@@ -156,7 +165,7 @@ def train(args, out_dir: Path) -> int:
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
     seed_everything(args.seed)
-    epochs = 1 if args.quick else args.epochs
+    epochs = QUICK_EPOCHS if args.quick else args.epochs
     arch = args.arch or ARCH
 
     train_x, train_y, test_x, test_y, classes = load_data(args)
