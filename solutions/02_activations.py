@@ -46,6 +46,8 @@ from here as well.
 """
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from tinytorch.tensor import Tensor, op_result
@@ -72,6 +74,61 @@ def log_softmax(x, axis=-1, dim=None):
 
 
 # %% [markdown]
+# ## Both cores for elementwise work
+#
+# NumPy runs a ufunc such as `np.exp` on one core however large the array is,
+# while matrix products use every core through BLAS. In a GPT training step
+# on two cores, about half the time is elementwise work with one core idle.
+# NumPy releases the GIL inside a ufunc on a large array, so plain threads
+# can work on different rows at the same time.
+#
+# `split_rows(kernel, *arrays)` cuts its arrays into matching blocks of rows,
+# one per thread, calls `kernel` on each block and waits for all of them. The
+# kernel must write only into its own block. The number of threads follows
+# `TINYTORCH_NUM_THREADS`, else `OMP_NUM_THREADS` (as BLAS does), else the
+# number of cores.
+# Arrays under 65,536 elements are not split: starting a thread's work costs
+# tens of microseconds.
+
+# %%
+#| export
+_MIN_SPLIT = 1 << 16  # elements; smaller arrays run on one thread
+_pool, _pool_size = None, 0
+
+
+def num_threads() -> int:
+    """Threads for elementwise work: $TINYTORCH_NUM_THREADS, else
+    $OMP_NUM_THREADS, else the number of cores."""
+    for var in ("TINYTORCH_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            return max(1, int(value))
+    return os.cpu_count() or 1
+
+
+def split_rows(kernel, *arrays):
+    """kernel(*blocks) on matching row blocks of `arrays`, one block per thread.
+
+    Returns the kernels' results in row order.
+    """
+    global _pool, _pool_size
+    rows = arrays[0].shape[0]
+    n = min(num_threads(), rows, arrays[0].size // _MIN_SPLIT)
+    if n <= 1:
+        return [kernel(*arrays)]
+    if _pool_size < n - 1:  # started on first use, never at import
+        _pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tinytorch")
+        _pool_size = n - 1
+    cuts = [rows * i // n for i in range(n + 1)]
+    blocks = [
+        [a[lo:hi] for a in arrays] for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    rest = [_pool.submit(kernel, *block) for block in blocks[1:]]
+    first = kernel(*blocks[0])  # this thread takes the first block
+    return [first] + [future.result() for future in rest]  # re-raises errors
+
+
+# %% [markdown]
 # ## GELU
 #
 # GELU weighs its input by how likely a standard normal variable is to be
@@ -87,8 +144,8 @@ def log_softmax(x, axis=-1, dim=None):
 #
 # `gelu'(x) = s + x * s * (1 - s) * 2 sqrt(2/pi) * (1 + 3 * 0.044715 x^2)`.
 #
-# Everything is done in place on two arrays, and the constants are Python
-# floats, so float32 stays float32.
+# Everything is done in place, block by block on both cores, and the
+# constants are Python floats, so float32 stays float32.
 
 # %%
 #| export
@@ -96,32 +153,42 @@ _C = math.sqrt(2.0 / math.pi)
 _K = 0.044715
 
 
-def gelu(x):
-    X = x.data
-    s = X * X
+def _gelu_forward(x, s, out):
+    np.multiply(x, x, out=s)
     s *= _K
     s += 1.0
-    s *= X
+    s *= x
     s *= -2.0 * _C  # -2u
     with np.errstate(over="ignore"):  # exp(-2u) = inf gives s = 0, as it should
         np.exp(s, out=s)
     s += 1.0
     np.reciprocal(s, out=s)  # sigmoid(2u)
-    out = X * s
+    np.multiply(x, s, out=out)
+
+
+def _gelu_backward(x, s, g, d):
+    np.multiply(x, x, out=d)
+    d *= 3.0 * _K
+    d += 1.0
+    d *= x
+    d *= 2.0 * _C  # x * d(2u)/dx
+    d *= s
+    d -= d * s  # times (1 - s)
+    d += s
+    d *= g
+
+
+def gelu(x):
+    X = np.ascontiguousarray(x.data).reshape(-1)  # (N,), a view when it can be
+    s, out = np.empty_like(X), np.empty_like(X)
+    split_rows(_gelu_forward, X, s, out)
 
     def backward(g):
-        d = X * X
-        d *= 3.0 * _K
-        d += 1.0
-        d *= X
-        d *= 2.0 * _C  # x * d(2u)/dx
-        d *= s
-        d *= 1.0 - s
-        d += s
-        d *= g
-        return (d,)
+        d = np.empty_like(X)
+        split_rows(_gelu_backward, X, s, np.ascontiguousarray(g).reshape(-1), d)
+        return (d.reshape(x.shape),)
 
-    return op_result(out, (x,), backward)
+    return op_result(out.reshape(x.shape), (x,), backward)
 
 
 # %% [markdown]
@@ -205,7 +272,9 @@ def linear(x, weight, bias=None):
 # The normalised axes are the trailing ones, so the input folds into a matrix
 # of shape `(rows, D)` and every mean is over its last axis. Row-wise dot
 # products such as `sum(gh * xhat)` use `np.einsum`, which reads the two arrays
-# once without allocating their product.
+# once without allocating their product. Rows are independent, so both passes
+# run in blocks of rows on both cores; the weight and bias gradients are sums
+# over rows, added up from each block's partial sums.
 
 
 # %%
@@ -222,41 +291,55 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"normalised shape {normalized_shape}."
         )
     D = int(np.prod(normalized_shape))
-    X2 = X.reshape(-1, D)  # (M, D)
-    xhat = X2 - X2.mean(axis=1, keepdims=True)
-    var = np.einsum("ij,ij->i", xhat, xhat) / D  # (M,)
-    rstd = (1.0 / np.sqrt(var + eps)).astype(X.dtype, copy=False)[:, None]  # (M, 1)
-    xhat *= rstd
+    X2 = np.ascontiguousarray(X).reshape(-1, D)  # (M, D)
     w = None if weight is None else weight.data.reshape(D)
-    if w is None:
-        out = xhat if bias is None else xhat + bias.data.reshape(D)
-    else:
-        out = xhat * w
-        if bias is not None:
-            out += bias.data.reshape(D)
+    b = None if bias is None else bias.data.reshape(D)
+    xhat, out = np.empty_like(X2), np.empty_like(X2)  # (M, D)
+    rstd = np.empty((X2.shape[0], 1), X2.dtype)  # (M, 1)
+
+    def forward_rows(x, xhat, rstd, out):
+        np.subtract(x, x.mean(axis=1, keepdims=True), out=xhat)
+        var = np.einsum("ij,ij->i", xhat, xhat) / D  # (m,)
+        rstd[:, 0] = 1.0 / np.sqrt(var + eps)
+        xhat *= rstd
+        if w is None:
+            out[...] = xhat
+        else:
+            np.multiply(xhat, w, out=out)
+        if b is not None:
+            out += b
+
+    split_rows(forward_rows, X2, xhat, rstd, out)
     parents = tuple(t for t in (x, weight, bias) if t is not None)
 
     def backward(g):
-        g2 = g.reshape(-1, D)  # (M, D)
-        grads = [None]
-        if x.requires_grad:
-            gx = g2 * w if w is not None else g2.copy()
-            m1 = gx.mean(axis=1, keepdims=True)
-            m2 = np.einsum("ij,ij->i", gx, xhat)[:, None] / D
-            gx -= m1
-            gx -= xhat * m2
-            gx *= rstd
-            grads[0] = gx.reshape(X.shape)
-        if weight is not None:
-            gw = None
-            if weight.requires_grad:
-                gw = np.einsum("ij,ij->j", g2, xhat).reshape(normalized_shape)
-            grads.append(gw)
-        if bias is not None:
-            gb = (
-                g2.sum(axis=0).reshape(normalized_shape) if bias.requires_grad else None
+        g2 = np.ascontiguousarray(g).reshape(-1, D)  # (M, D)
+        gx = np.empty_like(g2) if x.requires_grad else None
+
+        def backward_rows(g2, xhat, rstd, gx=None):
+            sums = (
+                None if w is None else np.einsum("ij,ij->j", g2, xhat),  # dweight
+                None if b is None else g2.sum(axis=0),  # dbias
             )
-            grads.append(gb)
+            if gx is not None:
+                if w is None:
+                    gx[...] = g2
+                else:
+                    np.multiply(g2, w, out=gx)
+                m1 = gx.mean(axis=1, keepdims=True)  # (m, 1)
+                m2 = np.einsum("ij,ij->i", gx, xhat)[:, None] / D  # (m, 1)
+                gx -= m1
+                gx -= xhat * m2
+                gx *= rstd
+            return sums
+
+        arrays = (g2, xhat, rstd) if gx is None else (g2, xhat, rstd, gx)
+        parts = split_rows(backward_rows, *arrays)
+        grads = [None if gx is None else gx.reshape(X.shape)]
+        for i, t in enumerate((weight, bias)):
+            if t is not None:
+                total = sum(p[i] for p in parts) if t.requires_grad else None
+                grads.append(None if total is None else total.reshape(normalized_shape))
         return tuple(grads)
 
     return op_result(out.reshape(X.shape), parents, backward)

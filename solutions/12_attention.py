@@ -283,20 +283,80 @@ assert qt.grad.shape == qt.shape and np.isfinite(qt.grad).all()
 # Two savings. The row sums `sum(dW * W)` need not touch any `(T, S)` array:
 # since `O = W V`, they equal `sum(dO * O)` along the head width, four times
 # less work when `S = 4 hs`. And scaling `Q` once before the product is cheaper
-# than scaling every score; save the scaled `Q` and `dK = dS^T Q_scaled`.
+# than scaling every score: the op below passes the *scaled* `Q` in, so that
+# `dK = dS^T Q_scaled`, and scales `dQ` itself on the way out.
 #
 # Only `Q`, `K`, `V`, `W` and `O` need saving: one `(..., T, S)` array instead
 # of the five the composed version keeps. Dropout on the weights, when asked for,
-# multiplies `W` by a saved keep-mask scaled by `1 / (1 - p)` in the forward,
-# and `dW` by the same in the backward.
+# multiplies `W` by a keep-mask scaled by `1 / (1 - p)` in the forward, and `dW`
+# by the same in the backward; `drop` below is that scaled mask, or None.
 #
-# **Exercise.** Write `Attention.forward` and `Attention.backward`. Inputs
-# arrive as NumPy arrays; return NumPy arrays, one gradient per input (`None`
-# for the mask and the other non-tensors).
+# **Exercise.** Write `attention_forward`, which returns the output and the
+# weights, and `attention_backward`, which returns the three gradients. All
+# arguments are NumPy arrays.
 
 
 # %%
 #| export
+def attention_forward(q, k, v, mask=None, drop=None):
+    """(out (..., T, hv), weights (..., T, S)) for a scaled q; drop scales W."""
+    ### BEGIN SOLUTION
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))  # (..., T, S)
+    weights = masked_softmax(scores, mask)  # (..., T, S)
+    used = weights if drop is None else weights * drop
+    return np.matmul(used, v), weights  # (..., T, hv)
+    ### END SOLUTION
+
+
+def attention_backward(grad, q, k, v, weights, out, drop=None):
+    """(grad_q, grad_k, grad_v) from dO; grad_q is for the scaled q."""
+    ### BEGIN SOLUTION
+    used = weights if drop is None else weights * drop
+    grad_v = np.matmul(np.swapaxes(used, -1, -2), grad)  # (..., S, hv)
+    grad_w = np.matmul(grad, np.swapaxes(v, -1, -2))  # (..., T, S)
+    if drop is not None:
+        grad_w *= drop
+    row = np.einsum("...th,...th->...t", grad, out)[..., None]  # (..., T, 1)
+    grad_w -= row
+    grad_w *= weights  # now dS, the gradient of the scores
+    grad_q = np.matmul(grad_w, k)  # (..., T, hs)
+    grad_k = np.matmul(np.swapaxes(grad_w, -1, -2), q)  # (..., S, hs)
+    return grad_q, grad_k, grad_v
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ### Skipping what the mask hides
+#
+# Under a causal mask, half of every `(T, S)` array is thrown away: scores
+# computed, exponentiated and then zeroed. The op below cuts the queries into
+# tiles of 32 rows and gives each tile only the keys some query in it may see;
+# for `T = 128` that is 10 of 16 key blocks, 62% of the work. Each tile's
+# softmax is complete, as no allowed key is left out. The tiles call your two
+# functions, so they must work for any number of queries and keys.
+
+
+# %%
+#| export
+TILE = 32  # query rows per tile
+
+
+def query_tiles(mask, T, S):
+    """[(t0, t1, s, tile_mask)]: queries t0:t1 see keys only below s."""
+    if mask is None:
+        return [(0, T, S, None)]
+    full = np.broadcast_to(mask, (*mask.shape[:-2], T, S))  # (..., T, S)
+    seen = full.reshape(-1, T, S).any(axis=0)  # (T, S): allowed anywhere
+    tiles = []
+    for t0 in range(0, T, TILE):
+        t1 = min(t0 + TILE, T)
+        cols = np.flatnonzero(seen[t0:t1].any(axis=0))
+        s = int(cols[-1]) + 1 if cols.size else 0
+        part = full[..., t0:t1, :s]
+        tiles.append((t0, t1, s, None if part.all() else part))
+    return tiles
+
+
 class Attention(Function):
     """softmax(q k^T / sqrt(hs), masked) v as one op with a hand-written backward.
 
@@ -312,39 +372,43 @@ class Attention(Function):
         ctx.packed = k is None
         if ctx.packed:
             q, k, v = q  # three views, no copy
-        # save what backward needs in ctx, return the output array
-        ### BEGIN SOLUTION
-        q = q * np.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)  # scaled once
-        scores = np.matmul(q, np.swapaxes(k, -1, -2))  # (..., T, S)
-        weights = masked_softmax(scores, mask)  # (..., T, S)
-        used = weights
+        T, S = q.shape[-2], k.shape[-2]
+        ctx.scale = np.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)
+        q = q * ctx.scale  # (..., T, hs), scaled once
+        drop = None
         if keep is not None:
-            used = weights * keep * np.asarray(1.0 / (1.0 - dropout_p), weights.dtype)
-        out = np.matmul(used, v)  # (..., T, hv)
-        ctx.save_for_backward(q, k, v, weights, out)
-        ctx.dropout_p, ctx.keep = dropout_p, keep
+            drop = keep * np.asarray(1.0 / (1.0 - dropout_p), q.dtype)  # (..., T, S)
+        out = np.zeros((*q.shape[:-1], v.shape[-1]), np.result_type(q, v))
+        ctx.tiles = []
+        for t0, t1, s, part in query_tiles(mask, T, S):
+            if s == 0:
+                continue  # nothing allowed: the rows stay 0
+            d = None if drop is None else drop[..., t0:t1, :s]
+            o, w = attention_forward(
+                q[..., t0:t1, :], k[..., :s, :], v[..., :s, :], part, d
+            )
+            out[..., t0:t1, :] = o
+            ctx.tiles.append((t0, t1, s, w, d))
+        ctx.save_for_backward(q, k, v, out)
         return out
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        q, k, v, weights, out = ctx.saved_tensors  # q is already scaled
-        # compute grad_q, grad_k and grad_v, each shaped like its input
-        ### BEGIN SOLUTION
-        keep = ctx.keep
-        rescale = np.asarray(1.0 / (1.0 - ctx.dropout_p), weights.dtype)
-        used = weights if keep is None else weights * keep * rescale
-        grad_v = np.matmul(np.swapaxes(used, -1, -2), grad)  # (..., S, hv)
-        grad_w = np.matmul(grad, np.swapaxes(v, -1, -2))  # (..., T, S)
-        if keep is not None:
-            grad_w *= keep * rescale
-        row = np.einsum("...th,...th->...t", grad, out)[..., None]  # (..., T, 1)
-        grad_w -= row
-        grad_w *= weights  # now dS, the gradient of the scores
-        grad_q = np.matmul(grad_w, k)  # (..., T, hs)
-        grad_q *= np.asarray(1.0 / math.sqrt(q.shape[-1]), grad_q.dtype)
-        grad_k = np.matmul(np.swapaxes(grad_w, -1, -2), q)  # (..., S, hs)
-        ### END SOLUTION
+        q, k, v, out = ctx.saved_tensors  # q is already scaled
+        grad_q = np.zeros_like(q)
+        grad_k, grad_v = np.zeros_like(k), np.zeros_like(v)
+        for t0, t1, s, w, d in ctx.tiles:
+            rows, keys = (
+                (..., slice(t0, t1), slice(None)),
+                (..., slice(0, s), slice(None)),
+            )
+            gq, gk, gv = attention_backward(
+                grad[rows], q[rows], k[keys], v[keys], w, out[rows], d
+            )
+            grad_q[rows] = gq
+            grad_k[keys] += gk
+            grad_v[keys] += gv
+        grad_q *= ctx.scale
         if ctx.packed:
             return np.stack([grad_q, grad_k, grad_v]), None, None, None, None, None
         return grad_q, grad_k, grad_v, None, None, None

@@ -95,3 +95,24 @@ def transfer(title: str, total: int | None):
     with Progress(*columns, console=_console(stderr=True)) as bar:
         task = bar.add_task(title, total=total)
         yield lambda done: bar.update(task, completed=done)
+
+
+def training_progress():
+    """A training bar on stderr: steps, speed, time spent and left, and stats.
+
+    Each task carries two text fields, `speed` and `stats`, set on update.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    columns += [TextColumn("{task.fields[speed]}"), TimeElapsedColumn()]
+    columns += [TextColumn("left"), TimeRemainingColumn()]
+    columns += [TextColumn("{task.fields[stats]}")]
+    return Progress(*columns, console=_console(stderr=True))

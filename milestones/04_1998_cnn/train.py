@@ -56,14 +56,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    from tito.milestone_script import (
+        fail,
+        keep_freed_memory,
+        open_workspace,
+        use_threads,
+    )
+
     args = parse_args(argv)
-    if args.threads:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)  # before NumPy loads its BLAS
-    ws = Path(args.workspace or os.environ.get("TITO_WORKSPACE") or "workspace")
-    ws = ws.resolve()
-    sys.path.insert(0, str(ws))
-    sys.path.insert(1, str(Path(__file__).resolve().parent))
+    args.threads = use_threads(args.threads)
+    ws = open_workspace(args.workspace, __file__)
     if args.epochs < 1 or args.batch_size < 1:
         return fail(
             "--epochs and --batch-size must be at least 1.", "Pass a positive number."
@@ -79,32 +81,6 @@ def main(argv=None) -> int:
         if "tinytorch" not in str(e) and "module" not in str(e):
             raise
         return fail(str(e), "Export and test modules 08 and 09: `tito module test 09`.")
-
-
-def fail(what: str, todo: str) -> int:
-    print(f"error: {what}", file=sys.stderr)
-    if todo:
-        print(todo, file=sys.stderr)
-    return 1
-
-
-def keep_freed_memory() -> None:
-    """Ask glibc to reuse freed memory instead of returning it to the system.
-
-    Every step allocates the same large activation arrays; by default each one
-    comes fresh from the kernel, zeroed page by page, which costs about a tenth
-    of a training step. Harmless where glibc is absent.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
-    libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)  # the largest glibc accepts
-    libc.mallopt(M_TRIM_THRESHOLD, 2**30)
-    libc.mallopt(M_TOP_PAD, 256 * 2**20)
 
 
 # -- data -----------------------------------------------------------------------
@@ -162,8 +138,10 @@ def train(args, out_dir: Path) -> int:
     from tinytorch import Tensor
     from tinytorch.training import seed_everything
 
-    started = time.perf_counter()
-    load_start = os.getloadavg()[0]
+    from tito.milestone_script import Clock
+    from tito.ui import training_progress
+
+    clock = Clock()
     seed_everything(args.seed)
     epochs = QUICK_EPOCHS if args.quick else args.epochs
     arch = args.arch or ARCH
@@ -189,7 +167,7 @@ def train(args, out_dir: Path) -> int:
     )
 
     history, train_seconds, images_seen = [], 0.0, 0
-    with progress_bar() as bar:
+    with training_progress() as bar:
         task = bar.add_task("training", total=steps, speed="", stats="")
         for epoch in range(1, epochs + 1):
             model.train()
@@ -224,7 +202,7 @@ def train(args, out_dir: Path) -> int:
                 "test_accuracy": round(test_acc, 4),
                 "test_accuracy_unflipped": round(plain_acc, 4),
                 "images_per_second": round(images_seen / train_seconds, 1),
-                "minutes": round((time.perf_counter() - started) / 60, 2),
+                "minutes": round(clock.elapsed()["seconds"] / 60, 2),
                 "load": round(os.getloadavg()[0], 2),
             }
             history.append(point)
@@ -234,7 +212,7 @@ def train(args, out_dir: Path) -> int:
                 f"{point['images_per_second']:,.0f} img/s  {point['minutes']:.1f} min"
             )
 
-    seconds = time.perf_counter() - started
+    seconds = clock.elapsed()["seconds"]
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {
         "milestone": SLUG,
@@ -256,7 +234,7 @@ def train(args, out_dir: Path) -> int:
             zip(classes, (round(a, 4) for a in per_class), strict=True)
         ),
         "history": history,
-        "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+        "load_average": clock.load_average(),
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     picture = plot_curves(history, out_dir / "training_curve.png")
@@ -306,15 +284,10 @@ def evaluate(model, images, labels, classes):
 
 
 def show_classes(classes, per_class) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from tito import ui
 
-    table = Table(title="test accuracy per class", title_justify="left")
-    table.add_column("class")
-    table.add_column("accuracy", justify="right")
-    for name, acc in zip(classes, per_class, strict=True):
-        table.add_row(name, f"{acc:.1%}")
-    Console().print(table)
+    rows = [[name, f"{acc:.1%}"] for name, acc in zip(classes, per_class, strict=True)]
+    ui.table("test accuracy per class", ["class", "accuracy"], rows)
 
 
 def plot_curves(history, path: Path):
@@ -340,30 +313,6 @@ def plot_curves(history, path: Path):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def progress_bar():
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[speed]}"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[stats]}"),
-        console=Console(stderr=True),
-    )
 
 
 if __name__ == "__main__":

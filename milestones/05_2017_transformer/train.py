@@ -30,7 +30,7 @@ CONFIGS = {
     ),
     "default": dict(
         n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=32,
-        steps=2600, lr=2e-3, warmup=100, eval_every=200, eval_iters=20,
+        steps=2200, lr=2e-3, warmup=100, eval_every=250, eval_iters=10,
     ),
     # a smoke test: minutes become seconds, the loss barely moves
     "quick": dict(
@@ -62,9 +62,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dropout", type=float, help="dropout (default 0; overrides)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument(
+        "--workers",
+        type=int,
+        help="training processes, each with a share of every batch (default: one "
+        "per core; 1 trains in this process)",
+    )
+    ap.add_argument(
         "--threads",
         type=int,
-        help="BLAS threads (default: NumPy's, or 1 when the machine is busy)",
+        help="BLAS threads per process (default: 1 with several workers; else "
+        "NumPy's, or 1 when the machine is busy)",
     )
     ap.add_argument("--sample", action="store_true", help="only sample a saved model")
     ap.add_argument("--prompt", default="ROMEO:")
@@ -75,27 +82,28 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    from tito.milestone_script import (
+        default_workers,
+        fail,
+        keep_freed_memory,
+        open_workspace,
+        use_threads,
+    )
+
     args = parse_args(argv)
     if args.dataset is None:
         offline = args.quick and not args.data_dir
         args.dataset = "tiny" if offline else "tinyshakespeare"
-    cores, load = os.cpu_count() or 1, os.getloadavg()[0]
-    if args.threads is None and cores > 1 and load >= cores:
-        args.threads = 1  # threads that wait for busy cores spin and stall
-        print(
-            f"BLAS threads: 1, as the machine is busy (load {load:.1f} on {cores} "
-            "cores); --threads N to choose",
-            file=sys.stderr,
-        )
-    if args.threads:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)  # before NumPy loads its BLAS
-    ws = Path(args.workspace or os.environ.get("TITO_WORKSPACE") or "workspace")
-    ws = ws.resolve()
-    sys.path.insert(0, str(ws))
-    sys.path.insert(1, str(Path(__file__).resolve().parent))
+    if args.workers is not None and args.workers < 1:
+        return fail("--workers must be at least 1.", "Pass --workers 1 or more.")
+    args.workers = args.workers or default_workers()
+    if args.workers > 1 and args.threads is None:
+        args.threads = 1  # one process per core already uses every core
+    args.threads = use_threads(args.threads, fall_back_when_busy=True)
+    ws = open_workspace(args.workspace, __file__)
     from tito.errors import TitoError
 
+    keep_freed_memory()
     try:
         run = sample_saved if args.sample else train
         return run(args, ws / "milestones" / SLUG)
@@ -118,13 +126,6 @@ def main(argv=None) -> int:
         return fail(str(e), "Then run `tito module test` on it until it passes.")
 
 
-def fail(what: str, todo: str) -> int:
-    print(f"error: {what}", file=sys.stderr)
-    if todo:
-        print(todo, file=sys.stderr)
-    return 1
-
-
 # -- training -----------------------------------------------------------------
 
 
@@ -134,6 +135,7 @@ def train(args, out_dir: Path) -> int:
     from tinytorch.training import seed_everything
 
     from tito.datasets import load_text
+    from tito.milestone_script import Clock
 
     cfg = dict(CONFIGS["quick" if args.quick else args.config])
     given = {"steps": args.steps, "lr": args.lr, "dropout": args.dropout}
@@ -153,8 +155,7 @@ def train(args, out_dir: Path) -> int:
     model = GPT(**model_cfg, dropout=cfg.get("dropout", 0.0))
     describe(args, cfg, corpus, model)
 
-    history, tokens_per_second = fit(model, corpus, cfg, args.seed, clock)
-    final_val = full_split_loss(model, corpus.val, cfg["block_size"])
+    history, tokens_per_second, final_val = fit(model, corpus, cfg, args, clock)
     sample = generate_text(model, corpus.tokenizer, args)
     results = {
         "milestone": SLUG,
@@ -170,13 +171,14 @@ def train(args, out_dir: Path) -> int:
         "parameters": model.num_params(),
         "hyperparameters": cfg,
         "seed": args.seed,
+        "workers": args.workers,
         "blas_threads": args.threads,
         "tokens_per_second": round(tokens_per_second, 1),
         "val_loss_per_character": round(
             final_val * len(corpus.val) / corpus.val_chars, 4
         ),
         "history": history,
-        "load_average": [clock.load_start, round(os.getloadavg()[0], 2)],
+        "load_average": clock.load_average(),
         "sample": {"prompt": args.prompt, "temperature": args.temperature},
     }
     results["sample"]["text"] = sample
@@ -193,20 +195,6 @@ def train(args, out_dir: Path) -> int:
     return 0
 
 
-class Clock:
-    """Wall and CPU time since the start, and the load average then."""
-
-    def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        self.load_start = round(os.getloadavg()[0], 2)
-
-    def elapsed(self) -> dict:
-        return {
-            "seconds": round(time.perf_counter() - self.wall, 1),
-            "cpu_seconds": round(time.process_time() - self.cpu, 1),
-        }
-
-
 def describe(args, cfg, corpus, model) -> None:
     print(
         f"{args.dataset}: {corpus.train_chars + corpus.val_chars:,} characters, "
@@ -220,12 +208,27 @@ def describe(args, cfg, corpus, model) -> None:
     )
 
 
-def fit(model, corpus, cfg, seed, clock):
-    """Train for cfg["steps"]; return the evaluation history and tokens/s."""
+def fit(model, corpus, cfg, args, clock):
+    """Train for cfg["steps"] on args.workers processes.
+
+    Returns the evaluation history, tokens/s and the final validation loss.
+    """
+    from tito.data_parallel import Team
+
+    opt, schedule = make_optimizer(model, cfg)
+    floats = sum(p.data.size for p in model.parameters()) + 8
+    team = Team(args.workers, floats)
+    return team.run(fit_rank, model, opt, schedule, corpus, cfg, args.seed, clock)
+
+
+def fit_rank(team, model, opt, schedule, corpus, cfg, seed, clock):
+    """One rank's training loop: every rank draws the same batch, takes its
+    own rows, and the gradients are added up before each step."""
     import numpy as np
     from corpus import random_batch
 
-    opt, schedule = make_optimizer(model, cfg)
+    from tito.ui import training_progress
+
     rng = np.random.default_rng(seed)
     fixed = np.random.default_rng(seed + 1)  # the same eval batches every time
     B, T, steps = cfg["batch_size"], cfg["block_size"], cfg["steps"]
@@ -234,37 +237,49 @@ def fit(model, corpus, cfg, seed, clock):
         for name, ids in (("train", corpus.train), ("val", corpus.val))
     }
     history, busy, tps = [], 0.0, 0.0
-    with progress_bar() as bar:
-        task = bar.add_task("training", total=steps, speed="", losses="")
+    rows = team.shard(B)
+    bar = training_progress() if team.is_main else None
+    with bar or _nothing():
+        task = bar.add_task("training", total=steps, speed="", stats="") if bar else 0
         for step in range(steps + 1):
             if step % cfg["eval_every"] == 0 or step == steps:
-                point = evaluate(model, probes, step, clock, tps)
+                point = evaluate(team, model, probes, step, clock, tps)
                 history.append(point)
                 losses = f"train {point['train_loss']:.4f}  val {point['val_loss']:.4f}"
-                bar.update(task, losses=losses)
-                bar.console.print(
-                    f"step {step:5d}  {losses}  {point['minutes']:6.2f} min  "
-                    f"{tps:6,.0f} tok/s  (CPU {point['cpu_minutes']:.2f} min, "
-                    f"load {point['load']:.1f})",
-                    soft_wrap=True,
-                )
+                if bar:
+                    bar.update(task, stats=losses)
+                    bar.console.print(
+                        f"step {step:5d}  {losses}  {point['minutes']:6.2f} min  "
+                        f"{tps:6,.0f} tok/s  (CPU {point['cpu_minutes']:.2f} min, "
+                        f"load {point['load']:.1f})",
+                        soft_wrap=True,
+                    )
             if step == steps:
                 break
             tick = time.perf_counter()
-            train_step(model, opt, random_batch(corpus.train, B, T, rng))
+            batch = random_batch(corpus.train, B, T, rng)  # (B, T + 1), every rank
+            train_step(team, model, opt, batch[rows], B)
             schedule.step()
             busy += time.perf_counter() - tick
             tps = (step + 1) * B * T / busy
-            bar.update(task, advance=1, speed=f"{tps:,.0f} tok/s")
-    return history, tps
+            if bar:
+                bar.update(task, advance=1, speed=f"{tps:,.0f} tok/s")
+    final = split_loss(team, model, corpus.val, cfg["block_size"])
+    return history, tps, final
 
 
-def evaluate(model, probes, step, clock, tps) -> dict:
+def _nothing():
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def evaluate(team, model, probes, step, clock, tps) -> dict:
     elapsed = clock.elapsed()
     return {
         "step": step,
-        "train_loss": mean_loss(model, probes["train"]),
-        "val_loss": mean_loss(model, probes["val"]),
+        "train_loss": mean_loss(team, model, probes["train"]),
+        "val_loss": mean_loss(team, model, probes["val"]),
         "minutes": round(elapsed["seconds"] / 60, 3),
         "cpu_minutes": round(elapsed["cpu_seconds"] / 60, 3),
         "tokens_per_second": round(tps, 1),
@@ -299,65 +314,51 @@ def make_optimizer(model, cfg):
     return opt, schedule
 
 
-def train_step(model, opt, batch):
+def train_step(team, model, opt, rows, batch_size):
+    """Forward and backward on this rank's rows, add up, clip, step."""
     from tinytorch.optim import clip_grad_norm_
 
-    _, loss = model(batch[:, :-1], batch[:, 1:])
+    params = model.parameters()
+    _, loss = model(rows[:, :-1], rows[:, 1:])
     opt.zero_grad()
     loss.backward()
-    clip_grad_norm_(model.parameters(), 1.0)
+    team.add_gradients(params, len(rows) / batch_size)
+    clip_grad_norm_(params, 1.0)
     opt.step()
-    return loss.item()
 
 
-def mean_loss(model, batches) -> float:
+def mean_loss(team, model, batches) -> float:
+    """Mean loss over the rows of `batches`, each rank taking its share."""
     from tinytorch import no_grad
 
+    total = count = 0.0
     model.eval()
     with no_grad():
-        losses = [model(b[:, :-1], b[:, 1:])[1].item() for b in batches]
+        for b in batches:
+            mine = b[team.shard(len(b))]
+            total += model(mine[:, :-1], mine[:, 1:])[1].item() * len(mine)
+            count += len(mine)
     model.train()
-    return float(sum(losses) / len(losses))
+    total, count = team.sum([total, count])
+    return float(total / count)
 
 
-def full_split_loss(model, ids, block) -> float:
+def split_loss(team, model, ids, block) -> float:
     """Mean loss over every non-overlapping window of a split."""
     from corpus import tiled_batches
     from tinytorch import no_grad
 
-    total, count = 0.0, 0
+    total = count = 0.0
     model.eval()
     with no_grad():
-        for b in tiled_batches(ids, 64, block):
-            n = b.shape[0] * block
-            total += model(b[:, :-1], b[:, 1:])[1].item() * n
-            count += n
+        for i, b in enumerate(tiled_batches(ids, 64, block)):
+            if i % team.size == team.rank:
+                n = b.shape[0] * block
+                total += model(b[:, :-1], b[:, 1:])[1].item() * n
+                count += n
     model.train()
-    return total / count
-
-
-def progress_bar():
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[speed]}"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[losses]}"),
-        console=Console(stderr=True),
-    )
+    total, count = team.sum([total, count])
+    return float(total / count)
 
 
 # -- sampling -------------------------------------------------------------------

@@ -143,3 +143,52 @@ def test_losses_are_reachable_from_functional():
     assert callable(F.cross_entropy) and callable(F.mse_loss)
     with pytest.raises(AttributeError):
         F.no_such_function  # noqa: B018
+
+
+# -- large arrays: elementwise work split across threads ----------------------
+
+
+def test_split_rows_covers_every_row_once_in_order(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    a = np.zeros((100_001, 2))
+    seen = F.split_rows(lambda block: (block.__iadd__(1), len(block))[1], a)
+    assert len(seen) == 3 and sum(seen) == len(a)
+    np.testing.assert_array_equal(a, 1.0)  # every row written exactly once
+    assert F.split_rows(len, np.zeros((10, 2))) == [10]  # small: one call
+
+    def fails(block):
+        raise RuntimeError("kernel failed")
+
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        F.split_rows(fails, a)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_gelu_and_layer_norm_on_large_inputs(monkeypatch, threads):
+    # big enough to be split across threads; float64 against hand formulas
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    x = randn(301, 257) * 2
+    g = randn(301, 257)
+    t = Tensor(x, dtype=np.float64, requires_grad=True)
+    y = F.gelu(t)
+    y.backward(g)
+    np.testing.assert_allclose(y.data, gelu_tanh(x), rtol=1e-12, atol=1e-12)
+    c, k = math.sqrt(2 / math.pi), 0.044715
+    th = np.tanh(c * (x + k * x**3))
+    dgelu = 0.5 * (1 + th) + 0.5 * x * (1 - th**2) * c * (1 + 3 * k * x**2)
+    np.testing.assert_allclose(t.grad, g * dgelu, rtol=1e-10, atol=1e-12)
+
+    w, b = randn(257), randn(257)
+    ts = [Tensor(a, dtype=np.float64, requires_grad=True) for a in (x, w, b)]
+    out = F.layer_norm(ts[0], 257, ts[1], ts[2])
+    out.backward(g)
+    np.testing.assert_allclose(out.data, layer_norm_reference(x, w, b, 1e-5, 1))
+    xhat = layer_norm_reference(x, 1.0, 0.0, 1e-5, 1)
+    rstd = 1 / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    gh = g * w
+    gx = rstd * (
+        gh - gh.mean(1, keepdims=True) - xhat * (gh * xhat).mean(1, keepdims=True)
+    )
+    np.testing.assert_allclose(ts[0].grad, gx, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ts[1].grad, (g * xhat).sum(0), rtol=1e-10)
+    np.testing.assert_allclose(ts[2].grad, g.sum(0), rtol=1e-10)

@@ -202,6 +202,40 @@ def test_fused_backward_matches_finite_differences(mask):
     )
 
 
+def test_sequences_longer_than_one_query_tile():
+    # 70 queries: several tiles of queries, each seeing only some keys
+    q, k, v = random_qkv((2, 70, 4), seed=30)
+    g = np.random.default_rng(31).standard_normal((2, 70, 4)).astype(np.float32)
+    rng = np.random.default_rng(32)
+    late = np.zeros((70, 70), bool)
+    late[:40, :5] = True  # the first queries see only the first keys
+    empty_tail = rng.random((2, 70, 70)) < 0.5
+    empty_tail[:, 33:] = False  # whole tiles of queries see nothing
+    for mask in (causal_mask(70), late, empty_tail, causal_mask(70, 75)[:, 5:]):
+        np.testing.assert_allclose(
+            sdpa(q, k, v, mask=mask), reference(q, k, v, mask), atol=1e-5
+        )
+        grads = []
+        for fn in (scaled_dot_product_attention, attention_composed):
+            xs = [Tensor(a, requires_grad=True) for a in (q, k, v)]
+            fn(*xs, mask).backward(g)
+            grads.append([x.grad for x in xs])
+        for name, fused, composed in zip("qkv", *grads, strict=True):
+            np.testing.assert_allclose(fused, composed, atol=1e-4, err_msg=f"d{name}")
+
+
+def test_backward_across_query_tiles_matches_finite_differences():
+    q, k, v = random_qkv((1, 40, 2), seed=33)
+
+    def fn(a, b, c):
+        rng = np.random.default_rng(34)  # the same keep-mask on every call
+        return scaled_dot_product_attention(
+            a, b, c, is_causal=True, dropout_p=0.2, rng=rng
+        )
+
+    check_gradients(fn, q, k, v)
+
+
 def test_composed_backward_matches_finite_differences():
     q, k, v = random_qkv((2, 4, 3), seed=14)
     check_gradients(

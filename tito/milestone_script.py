@@ -1,0 +1,103 @@
+"""What the milestone training scripts share: workspace, threads, errors, clock.
+
+A milestone script runs on its own (`python milestones/.../train.py`) as well
+as under `tito milestone run`. These helpers keep its set-up and its output the
+same in every script (their progress bar is `tito.ui.training_progress`).
+Nothing here imports NumPy: `use_threads` must run before NumPy loads its BLAS.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def default_workers() -> int:
+    """Training processes to use: one per core (at most 8), where they can fork."""
+    if not sys.platform.startswith("linux"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def use_threads(threads: int | None, fall_back_when_busy: bool = False) -> int | None:
+    """Set the BLAS (and tinytorch's elementwise) thread count before NumPy loads.
+
+    With `fall_back_when_busy`, a machine already loaded to its core count gets
+    one thread: threads waiting for busy cores spin and stall every step.
+    Returns the count set, or None for the library's default.
+    """
+    cores, load = os.cpu_count() or 1, os.getloadavg()[0]
+    if threads is None and fall_back_when_busy and cores > 1 and load >= cores:
+        threads = 1
+        print(
+            f"threads: 1, as the machine is busy (load {load:.1f} on {cores} "
+            "cores); --threads N to choose",
+            file=sys.stderr,
+        )
+    if threads:
+        for var in THREAD_VARS:
+            os.environ[var] = str(threads)
+    return threads
+
+
+def open_workspace(given: str | None, script: str) -> Path:
+    """The learner's workspace, importable, with the script's own folder after it."""
+    ws = Path(given or os.environ.get("TITO_WORKSPACE") or "workspace").resolve()
+    sys.path.insert(0, str(ws))
+    sys.path.insert(1, str(Path(script).resolve().parent))
+    return ws
+
+
+def fail(what: str, todo: str = "") -> int:
+    """Two lines on stderr, what went wrong and what to do; exit status 1."""
+    from tito import ui
+
+    ui.error(what, todo)
+    return 1
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc to reuse freed memory instead of returning it to the system.
+
+    Every step allocates the same large activation arrays; by default each one
+    comes fresh from the kernel, zeroed page by page, which costs about a tenth
+    of a training step. Harmless where glibc is absent.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)  # the largest glibc accepts
+    libc.mallopt(M_TRIM_THRESHOLD, 2**30)
+    libc.mallopt(M_TOP_PAD, 256 * 2**20)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished worker processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class Clock:
+    """Wall and CPU time since the start, and the load average then."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), _cpu_seconds()
+        self.load_start = round(os.getloadavg()[0], 2)
+
+    def elapsed(self) -> dict:
+        return {
+            "seconds": round(time.perf_counter() - self.wall, 1),
+            "cpu_seconds": round(_cpu_seconds() - self.cpu, 1),
+        }
+
+    def load_average(self) -> list[float]:
+        """The load average at the start and now."""
+        return [self.load_start, round(os.getloadavg()[0], 2)]
