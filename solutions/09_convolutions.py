@@ -161,6 +161,7 @@ views of channels-last memory, so consecutive layers never copy to transpose.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tinytorch.autograd import Function
+from tinytorch.nn.functional import split_rows
 from tinytorch.nn.modules import Module, Parameter
 
 
@@ -215,7 +216,7 @@ def im2col(x, kernel, stride, padding):
     windows = sliding_window_view(x, (kh, kw), axis=(1, 2))  # (N, H', W', C, kh, kw)
     windows = windows[:, ::sh, ::sw][:, :Ho, :Wo]  # (N, Ho, Wo, C, kh, kw)
     cols = np.empty((N, Ho, Wo, kh, kw, C), dtype=x.dtype)
-    np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
+    split_rows(np.copyto, cols, windows.transpose(0, 1, 2, 4, 5, 3))  # by images
     return cols
     ### END SOLUTION
 
@@ -257,11 +258,15 @@ def col2im(cols, shape, stride, padding):
     _, Ho, Wo, kh, kw, _ = cols.shape
     (sh, sw), (ph, pw) = stride, padding
     grad = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=cols.dtype)
-    for u in range(kh):
-        rows = slice(u, u + sh * (Ho - 1) + 1, sh)
-        for v in range(kw):
-            columns = slice(v, v + sw * (Wo - 1) + 1, sw)
-            grad[:, rows, columns] += cols[:, :, :, u, v]  # (N, Ho, Wo, C)
+
+    def scatter(grad, cols):  # a block of images
+        for u in range(kh):
+            rows = slice(u, u + sh * (Ho - 1) + 1, sh)
+            for v in range(kw):
+                columns = slice(v, v + sw * (Wo - 1) + 1, sw)
+                grad[:, rows, columns] += cols[:, :, :, u, v]  # (n, Ho, Wo, C)
+
+    split_rows(scatter, grad, cols)
     return grad[:, ph : ph + H, pw : pw + W]
     ### END SOLUTION
 
@@ -412,6 +417,11 @@ print("Conv2d matches the loop and finite differences")
 # with one slice operation per offset: a write when windows do not overlap
 # (the usual 2x2, stride 2), an addition when they do. Average pooling is the
 # same walk with a sum, and its gradient is shared equally.
+#
+# NumPy runs each of these elementwise passes on one core. Images never mix,
+# so both directions cut the batch into blocks of images and hand one block to
+# each core with `split_rows` from module 02; the convolution's gather and
+# scatter above do the same.
 
 # %%
 #| export
@@ -428,15 +438,37 @@ def _offset_slices(k, stride, out_h, out_w):
             yield rows, columns
 
 
-def _max_of_four(a, b, c, d):
-    """Max of the four offsets of 2x2 windows as a knock-out round, and the
-    winning offset (0 to 3); ties go to the earlier offset, as in the loop."""
-    top, bottom = np.maximum(a, b), np.maximum(c, d)  # (N, Ho, Wo, C)
-    lower = bottom > top
-    winner = np.where(
-        lower, (d > c).view(np.uint8) + np.uint8(2), (b > a).view(np.uint8)
-    )
-    return np.maximum(top, bottom, out=top), winner
+def _max_of_four(x, slices, best, winner):
+    """Max over the four offsets of 2x2 windows of x (n, H, W, C) into best,
+    and the winning offset (0 to 3) into winner, both (n, Ho, Wo, C), as a
+    knock-out round; ties go to the earlier offset, as in the loop."""
+    a, b, c, d = (x[:, rows, columns] for rows, columns in slices)
+    bottom = np.maximum(c, d)
+    np.maximum(a, b, out=best)  # the top pair's winner
+    np.greater(b, a, out=winner.view(bool))
+    np.copyto(winner, (d > c).view(np.uint8) + np.uint8(2), where=bottom > best)
+    np.maximum(best, bottom, out=best)
+
+
+def _max_over_offsets(x, slices, best, winner):
+    """The same for any window: a running maximum over the offsets."""
+    rows, columns = slices[0]
+    np.copyto(best, x[:, rows, columns])
+    winner[...] = 0
+    for q, (rows, columns) in enumerate(slices[1:], start=1):
+        candidate = x[:, rows, columns]
+        better = candidate > best  # ties keep the earlier offset
+        np.maximum(best, candidate, out=best)
+        np.putmask(winner, better, q)
+
+
+def _route_to_winner(g, winner, slices, overlap, grad):
+    """Send each output gradient g (n, Ho, Wo, C) to its window's winner."""
+    for q, (rows, columns) in enumerate(slices):
+        if overlap:  # windows share inputs: add
+            grad[:, rows, columns] += g * (winner == q)
+        else:  # each input in one window: write
+            np.multiply(g, winner == q, out=grad[:, rows, columns])
 
 
 class MaxPool2dFunction(Function):
@@ -450,17 +482,14 @@ class MaxPool2dFunction(Function):
             output_size(W, kernel[1], stride[1], 0),
         )
         slices = list(_offset_slices(kernel, stride, Ho, Wo))
+        best = np.empty((N, Ho, Wo, C), dtype=xl.dtype)
+        winner = np.empty((N, Ho, Wo, C), dtype=np.uint8)
         if kernel == stride == (2, 2):  # the usual case: a shortcut
-            best, winner = _max_of_four(*(xl[:, r, c] for r, c in slices))
+            pool = _max_of_four
         else:
-            rows, columns = slices[0]
-            best = xl[:, rows, columns].copy()  # (N, Ho, Wo, C)
-            winner = np.zeros(best.shape, dtype=np.uint8)
-            for q, (rows, columns) in enumerate(slices[1:], start=1):
-                candidate = xl[:, rows, columns]
-                better = candidate > best  # ties keep the earlier offset
-                np.maximum(best, candidate, out=best)
-                np.putmask(winner, better, q)
+            pool = _max_over_offsets
+        # images are independent: blocks of them on all cores
+        split_rows(lambda x, b, w: pool(x, slices, b, w), xl, best, winner)
         ctx.winner, ctx.slices, ctx.shape = winner, slices, xl.shape
         ctx.overlap = kernel[0] > stride[0] or kernel[1] > stride[1]
         return _channels_first(best)  # (N, C, Ho, Wo)
@@ -470,16 +499,17 @@ class MaxPool2dFunction(Function):
     def backward(ctx, grad_out):
         ### BEGIN SOLUTION
         g = _channels_last(grad_out)  # (N, Ho, Wo, C)
-        N, Ho, Wo, C = g.shape
         (rows, columns), shape = ctx.slices[-1], ctx.shape
         tiled = not ctx.overlap and rows.stop == shape[1] and columns.stop == shape[2]
         # when the windows tile the image exactly, every input is written below
         grad = (np.empty if tiled else np.zeros)(shape, dtype=g.dtype)  # (N, H, W, C)
-        for q, (rows, columns) in enumerate(ctx.slices):
-            if ctx.overlap:  # windows share inputs: add
-                grad[:, rows, columns] += g * (ctx.winner == q)
-            else:  # each input in one window: write
-                np.multiply(g, ctx.winner == q, out=grad[:, rows, columns])
+        slices, overlap = ctx.slices, ctx.overlap
+        split_rows(
+            lambda g, w, out: _route_to_winner(g, w, slices, overlap, out),
+            g,
+            ctx.winner,
+            grad,
+        )
         return _channels_first(grad), None, None
         ### END SOLUTION
 
@@ -592,6 +622,8 @@ print("pooling matches the loop; ties pass the gradient once")
 # from two sums, `sum(x)` and `sum(x * x)` (accumulated in float64), and
 # applies the normalisation as one scale and one shift per channel; the
 # backward recomputes `x_hat` from the saved input instead of storing it.
+# Both the sums and the elementwise passes run on blocks of rows, one block
+# per core (`split_rows` again); the partial sums are added at the end.
 
 # %%
 #| export
@@ -604,6 +636,24 @@ def _as_rows(x):
     return xl.reshape(-1, xl.shape[-1]), xl.shape
 
 
+def _channel_sums(a, b=None):
+    """Per-channel sums of a (m, C), or of a * b, in float64."""
+    if b is None:
+        return np.einsum("mc->c", a, dtype=np.float64)  # (C,)
+    return np.einsum("mc,mc->c", a, b, dtype=np.float64)
+
+
+def _sums_in_blocks(*arrays):
+    """_channel_sums over blocks of rows on all cores, added up."""
+    return sum(split_rows(_channel_sums, *arrays))
+
+
+def _affine(x, scale, shift, out):
+    """out = x * scale + shift, per channel, on rows (m, C)."""
+    np.multiply(x, scale, out=out)
+    out += shift
+
+
 class BatchNorm2dFunction(Function):
     @staticmethod
     def forward(
@@ -613,8 +663,8 @@ class BatchNorm2dFunction(Function):
         rows, shape = _as_rows(x)  # (M, C)
         M = rows.shape[0]
         if training:
-            mean = np.einsum("mc->c", rows, dtype=np.float64) / M  # (C,)
-            square = np.einsum("mc,mc->c", rows, rows, dtype=np.float64) / M
+            mean = _sums_in_blocks(rows) / M  # (C,)
+            square = _sums_in_blocks(rows, rows) / M
             var = np.maximum(square - mean * mean, 0.0)  # biased, (C,)
             running_mean *= 1 - momentum
             running_mean += momentum * mean
@@ -625,8 +675,8 @@ class BatchNorm2dFunction(Function):
         inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
         scale = (gamma * inv_std).astype(rows.dtype)  # y = x * scale + shift
         shift = (beta - mean * scale).astype(rows.dtype)
-        out = rows * scale  # (M, C)
-        out += shift
+        out = np.empty_like(rows)  # (M, C)
+        split_rows(lambda x, o: _affine(x, scale, shift, o), rows, out)
         ctx.save_for_backward(rows, gamma)
         ctx.stats = (mean, inv_std, scale)
         ctx.training, ctx.shape = training, shape
@@ -640,15 +690,21 @@ class BatchNorm2dFunction(Function):
         mean, inv_std, scale = ctx.stats
         g, _ = _as_rows(grad_out)  # (M, C)
         M = g.shape[0]
-        d_beta = np.einsum("mc->c", g, dtype=np.float64)  # (C,)
-        g_dot_x = np.einsum("mc,mc->c", g, rows, dtype=np.float64)
+        d_beta = _sums_in_blocks(g)  # (C,)
+        g_dot_x = _sums_in_blocks(g, rows)
         d_gamma = inv_std * (g_dot_x - mean * d_beta)  # sum(g * x_hat)
-        grad = g * scale  # (M, C)
+        grad = np.empty_like(g)  # (M, C)
         if ctx.training:  # the batch statistics depend on x too
             a = (-scale * inv_std * d_gamma / M).astype(g.dtype)
             b = (-scale * d_beta / M - a * mean).astype(g.dtype)
-            grad += rows * a
-            grad += b
+
+            def combine(g, x, out):  # out = g * scale + x * a + b
+                _affine(g, scale, b, out)
+                out += x * a
+
+            split_rows(combine, g, rows, grad)
+        else:
+            split_rows(lambda g, o: np.multiply(g, scale, out=o), g, grad)
         grad_x = _channels_first(grad.reshape(ctx.shape))
         dtype = gamma.dtype
         return grad_x, d_gamma.astype(dtype), d_beta.astype(dtype), *[None] * 5

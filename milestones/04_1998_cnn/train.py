@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 SLUG = "04_cnn"
@@ -48,7 +49,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--quick", action="store_true", help="a small subset, two short epochs"
     )
     ap.add_argument("--arch", help="network spec (see model.py); default: model.ARCH")
-    ap.add_argument("--threads", type=int, help="BLAS threads (default: NumPy's)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        help="training processes, each with a share of every batch (default: one "
+        "per core; 1 trains in this process)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS threads per process (default: 1 with several workers, else NumPy's)",
+    )
     args = ap.parse_args(argv)
     if args.lr is None:
         args.lr = QUICK_LR if args.quick else 0.2
@@ -57,6 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     from tito.milestone_script import (
+        default_workers,
         fail,
         keep_freed_memory,
         open_workspace,
@@ -64,12 +76,17 @@ def main(argv=None) -> int:
     )
 
     args = parse_args(argv)
-    args.threads = use_threads(args.threads)
-    ws = open_workspace(args.workspace, __file__)
     if args.epochs < 1 or args.batch_size < 1:
         return fail(
             "--epochs and --batch-size must be at least 1.", "Pass a positive number."
         )
+    if args.workers is not None and args.workers < 1:
+        return fail("--workers must be at least 1.", "Pass --workers 1 or more.")
+    args.workers = min(args.workers or default_workers(), args.batch_size)
+    if args.workers > 1 and args.threads is None:
+        args.threads = 1  # one process per core already uses every core
+    args.threads = use_threads(args.threads)
+    ws = open_workspace(args.workspace, __file__)
     from tito.errors import TitoError
 
     keep_freed_memory()
@@ -135,11 +152,10 @@ def train(args, out_dir: Path) -> int:
     import tinytorch.nn as nn
     import tinytorch.optim as optim
     from model import ARCH, build_model, multiply_adds
-    from tinytorch import Tensor
     from tinytorch.training import seed_everything
 
+    from tito.data_parallel import Team
     from tito.milestone_script import Clock
-    from tito.ui import training_progress
 
     clock = Clock()
     seed_everything(args.seed)
@@ -164,61 +180,24 @@ def train(args, out_dir: Path) -> int:
         f"CNN {arch}: {n_params:,} parameters, "
         f"{multiply_adds(arch) / 1e6:.1f}M multiply-adds per image; "
         f"{epochs} epochs of {len(loader)} batches of {args.batch_size}"
+        + (f" on {args.workers} processes" if args.workers > 1 else "")
     )
 
-    history, train_seconds, images_seen = [], 0.0, 0
-    with training_progress() as bar:
-        task = bar.add_task("training", total=steps, speed="", stats="")
-        for epoch in range(1, epochs + 1):
-            model.train()
-            loss_sum = correct = seen = 0
-            tick = time.perf_counter()
-            for images, labels in loader:
-                logits = model(Tensor(images))  # (B, classes)
-                loss = loss_fn(logits, Tensor(labels))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                schedule.step()
-                loss_sum += loss.item() * len(labels)
-                correct += int((logits.data.argmax(axis=1) == labels).sum())
-                seen += len(labels)
-                speed = (images_seen + seen) / (
-                    train_seconds + time.perf_counter() - tick
-                )
-                bar.update(
-                    task,
-                    advance=1,
-                    speed=f"{speed:,.0f} img/s",
-                    stats=f"loss {loss_sum / seen:.3f}",
-                )
-            train_seconds += time.perf_counter() - tick
-            images_seen += seen
-            test_acc, plain_acc, per_class = evaluate(model, test_x, test_y, classes)
-            point = {
-                "epoch": epoch,
-                "train_loss": round(loss_sum / seen, 4),
-                "train_accuracy": round(correct / seen, 4),
-                "test_accuracy": round(test_acc, 4),
-                "test_accuracy_unflipped": round(plain_acc, 4),
-                "images_per_second": round(images_seen / train_seconds, 1),
-                "minutes": round(clock.elapsed()["seconds"] / 60, 2),
-                "load": round(os.getloadavg()[0], 2),
-            }
-            history.append(point)
-            bar.console.print(
-                f"epoch {epoch:2d}/{epochs}  loss {point['train_loss']:.3f}  "
-                f"train {point['train_accuracy']:.3f}  test {test_acc:.4f}  "
-                f"{point['images_per_second']:,.0f} img/s  {point['minutes']:.1f} min"
-            )
+    # the team adds up the gradients, two statistics, and per-class counts
+    team = Team(args.workers, max(n_params + 2, 3 * len(classes)))
+    work = (model, opt, schedule, loss_fn, loader, (test_x, test_y), classes)
+    history, rates = team.run(fit, *work, epochs, clock)
+    last = history[-1]
+    test_acc, plain_acc = last["test_accuracy"], last["test_accuracy_unflipped"]
+    per_class = last.pop("per_class")
 
     seconds = clock.elapsed()["seconds"]
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {
         "milestone": SLUG,
         "metric": "test_accuracy",
-        "value": round(test_acc, 4),
-        "test_accuracy_unflipped": round(plain_acc, 4),
+        "value": test_acc,
+        "test_accuracy_unflipped": plain_acc,
         "quick": bool(args.quick),
         "seconds": round(seconds, 1),
         "epochs": epochs,
@@ -228,8 +207,9 @@ def train(args, out_dir: Path) -> int:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "seed": args.seed,
+        "workers": args.workers,
         "blas_threads": args.threads or "numpy default",
-        "images_per_second": round(images_seen / train_seconds, 1),
+        "images_per_second": rates,
         "per_class_accuracy": dict(
             zip(classes, (round(a, 4) for a in per_class), strict=True)
         ),
@@ -243,8 +223,7 @@ def train(args, out_dir: Path) -> int:
     print(
         f"\ntest accuracy {test_acc:.2%} on {len(test_x):,} images after {epochs} "
         f"epochs ({plain_acc:.2%} without averaging over mirror images); "
-        f"{seconds / 60:.1f} minutes, "
-        f"{images_seen / train_seconds:,.0f} images/s while training"
+        f"{seconds / 60:.1f} minutes, {rates:,.0f} images/s while training"
     )
     print(
         f"results in {out_dir / 'results.json'}"
@@ -253,34 +232,111 @@ def train(args, out_dir: Path) -> int:
     return 0
 
 
-def evaluate(model, images, labels, classes):
+def fit(team, model, opt, schedule, loss_fn, loader, test, classes, epochs, clock):
+    """One rank's training: every rank draws the same augmented batch and
+    trains on its own rows of it; the gradients are added up before each step.
+
+    Returns (on every rank) the per-epoch history, the last entry also holding
+    the per-class test accuracy, and the training images per second.
+    """
+    from tinytorch import Tensor
+
+    from tito.ui import training_progress
+
+    buffers = [b for _, b in model.named_buffers()]  # batch-norm running statistics
+    params = model.parameters()
+    history, train_seconds, images_seen = [], 0.0, 0
+    bar = training_progress() if team.is_main else None
+    with bar or nullcontext():
+        total = epochs * len(loader)
+        task = bar.add_task("training", total=total, speed="", stats="") if bar else 0
+        for epoch in range(1, epochs + 1):
+            model.train()
+            loss_sum = correct = seen = 0
+            tick = time.perf_counter()
+            for images, labels in loader:
+                rows = team.shard(len(labels))
+                x, y = images[rows], labels[rows]  # (b, C, H, W), (b,)
+                logits = model(Tensor(x))  # (b, classes)
+                loss = loss_fn(logits, Tensor(y))
+                opt.zero_grad()
+                loss.backward()
+                stats = (loss.item() * len(y), (logits.data.argmax(axis=1) == y).sum())
+                batch_loss, batch_correct = team.add_gradients(
+                    params, len(y) / len(labels), stats
+                )
+                opt.step()
+                schedule.step()
+                loss_sum += batch_loss
+                correct += round(batch_correct)
+                seen += len(labels)
+                if bar:
+                    speed = (images_seen + seen) / (
+                        train_seconds + time.perf_counter() - tick
+                    )
+                    bar.update(
+                        task,
+                        advance=1,
+                        speed=f"{speed:,.0f} img/s",
+                        stats=f"loss {loss_sum / seen:.3f}",
+                    )
+            train_seconds += time.perf_counter() - tick
+            images_seen += seen
+            team.average(buffers)  # each rank normalised with its own rows
+            test_acc, plain_acc, per_class = evaluate(team, model, *test, classes)
+            point = {
+                "epoch": epoch,
+                "train_loss": round(loss_sum / seen, 4),
+                "train_accuracy": round(correct / seen, 4),
+                "test_accuracy": round(test_acc, 4),
+                "test_accuracy_unflipped": round(plain_acc, 4),
+                "images_per_second": round(images_seen / train_seconds, 1),
+                "minutes": round(clock.elapsed()["seconds"] / 60, 2),
+                "load": round(os.getloadavg()[0], 2),
+            }
+            history.append(point)
+            if bar:
+                bar.console.print(
+                    f"epoch {epoch:2d}/{epochs}  loss {point['train_loss']:.3f}  "
+                    f"train {point['train_accuracy']:.3f}  test {test_acc:.4f}  "
+                    f"{point['images_per_second']:,.0f} img/s  "
+                    f"{point['minutes']:.1f} min"
+                )
+    history[-1]["per_class"] = per_class
+    return history, round(images_seen / train_seconds, 1)
+
+
+def evaluate(team, model, images, labels, classes):
     """Test accuracy, averaging the scores of each image and its mirror image.
 
     Returns that accuracy, the accuracy on the images alone, and the first per
-    class. Eval mode (running batch-norm statistics), no graph kept.
+    class. Each rank scores its share of the images; eval mode (running
+    batch-norm statistics), no graph kept.
     """
     import numpy as np
     from tinytorch import Tensor, no_grad
     from tinytorch.data import Normalize
 
     normalize = Normalize(MEAN, STD)
+    mine = team.shard(len(labels))
+    images, labels = images[mine], labels[mine]
+    k = len(classes)
+    both, alone, count = np.zeros(k), np.zeros(k), np.zeros(k)
     model.eval()
-    both = np.empty(len(labels), dtype=np.int64)
-    alone = np.empty(len(labels), dtype=np.int64)
     with no_grad():
         for start in range(0, len(labels), EVAL_BATCH):
             batch = normalize(images[start : start + EVAL_BATCH])  # (B, C, H, W)
+            y = labels[start : start + EVAL_BATCH]
             logits = model(Tensor(batch)).data  # (B, classes)
             mirrored = model(Tensor(batch[..., ::-1])).data
-            alone[start : start + EVAL_BATCH] = logits.argmax(axis=1)
-            both[start : start + EVAL_BATCH] = (logits + mirrored).argmax(axis=1)
+            count += np.bincount(y, minlength=k)
+            alone += np.bincount(y, logits.argmax(axis=1) == y, minlength=k)
+            both += np.bincount(y, (logits + mirrored).argmax(axis=1) == y, minlength=k)
     model.train()
-    right = both == labels
-    per_class = [
-        float(right[labels == k].mean()) if (labels == k).any() else 0.0
-        for k in range(len(classes))
-    ]
-    return float(right.mean()), float((alone == labels).mean()), per_class
+    both, alone, count = team.sum([both, alone, count])  # (classes,) each
+    per_class = [float(b / c) if c else 0.0 for b, c in zip(both, count, strict=True)]
+    total = max(count.sum(), 1)
+    return float(both.sum() / total), float(alone.sum() / total), per_class
 
 
 def show_classes(classes, per_class) -> None:

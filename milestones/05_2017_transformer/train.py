@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 SLUG = "05_transformer"
@@ -239,7 +240,7 @@ def fit_rank(team, model, opt, schedule, corpus, cfg, seed, clock):
     history, busy, tps = [], 0.0, 0.0
     rows = team.shard(B)
     bar = training_progress() if team.is_main else None
-    with bar or _nothing():
+    with bar or nullcontext():
         task = bar.add_task("training", total=steps, speed="", stats="") if bar else 0
         for step in range(steps + 1):
             if step % cfg["eval_every"] == 0 or step == steps:
@@ -266,12 +267,6 @@ def fit_rank(team, model, opt, schedule, corpus, cfg, seed, clock):
                 bar.update(task, advance=1, speed=f"{tps:,.0f} tok/s")
     final = split_loss(team, model, corpus.val, cfg["block_size"])
     return history, tps, final
-
-
-def _nothing():
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 def evaluate(team, model, probes, step, clock, tps) -> dict:

@@ -193,6 +193,62 @@ def test_pool_drops_the_floor_rows_with_zero_gradient():
     assert x.grad[:, :, :4, :4].sum() == 2 * 2 * 2
 
 
+def maxpool_grad_loop(x, g, k, stride):
+    """The input gradient of max pooling: each window's first maximum gets g."""
+    grad = np.zeros_like(x)
+    N, C, Ho, Wo = g.shape
+    for i in range(Ho):
+        for j in range(Wo):
+            rows, cols = (
+                slice(i * stride, i * stride + k),
+                slice(j * stride, j * stride + k),
+            )
+            window = x[:, :, rows, cols].reshape(N, C, k * k)
+            first = window.argmax(axis=2)  # (N, C), first in reading order
+            hit = np.zeros_like(window)
+            np.put_along_axis(hit, first[..., None], 1.0, axis=2)
+            grad[:, :, rows, cols] += (
+                hit.reshape(N, C, k, k) * g[:, :, i, j, None, None]
+            )
+    return grad
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+@pytest.mark.parametrize("k, stride", [(2, 2), (3, 2)])
+def test_maxpool_on_large_batches_matches_loop(monkeypatch, threads, k, stride):
+    # big enough to be cut into blocks of images, one per thread
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    x = rng().integers(0, 6, (5, 16, 41, 40)).astype(np.float32)  # many ties
+    t = Tensor(x, requires_grad=True)
+    out = MaxPool2d(k, stride)(t)
+    np.testing.assert_array_equal(out.data, pool_loop(x, k, stride, np.max))
+    g = rng(1).standard_normal(out.shape).astype(np.float32)
+    out.backward(g)
+    np.testing.assert_allclose(t.grad, maxpool_grad_loop(x, g, k, stride), atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_conv_on_large_batches_matches_loop(monkeypatch, threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    x = rng().standard_normal((5, 8, 40, 40))
+    conv = Conv2d(8, 3, 3, padding=1)
+    as_float64(conv, "weight", "bias")
+    w, b = conv.weight.data, conv.bias.data
+    t = Tensor(x, requires_grad=True, dtype=np.float64)
+    out = conv(t)
+    np.testing.assert_allclose(out.data, conv_loop(x, w, b, 1, 1), atol=1e-10)
+    g = rng(1).standard_normal(out.shape)
+    out.backward(g)
+    want = np.zeros((5, 8, 42, 42))  # the adjoint of the loop, padded
+    for i in range(40):
+        for j in range(40):
+            # (N, O) x (O, C, 3, 3) -> (N, C, 3, 3)
+            want[:, :, i : i + 3, j : j + 3] += np.einsum(
+                "no,ocuv->ncuv", g[:, :, i, j], w
+            )
+    np.testing.assert_allclose(t.grad, want[:, :, 1:-1, 1:-1], atol=1e-10)
+
+
 # -- BatchNorm2d --------------------------------------------------------------
 
 
