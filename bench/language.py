@@ -6,7 +6,7 @@ width 32) against `F.scaled_dot_product_attention`, and one training step
 twin in `bench/gpt_twin.py`, after checking that both models give the same
 loss from the same weights: nanoGPT's CPU configuration (batch 12, context 64)
 and the milestone's default (batch 32, context 128). Wall and CPU time are
-both reported; each pair is timed alternately, so load hits both sides.
+both reported; the two take turns in blocks of calls (see `timing.paired`).
 
     tito dev build /tmp/ref && PYTHONPATH=/tmp/ref python bench/language.py
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -33,7 +32,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tinytorch.optim as optim  # noqa: E402
-from timing import load_torch, report  # noqa: E402
+from timing import load_torch, paired, report  # noqa: E402
 from tinytorch import Tensor  # noqa: E402
 from tinytorch.models.gpt import GPT  # noqa: E402
 from tinytorch.nn.attention import scaled_dot_product_attention  # noqa: E402
@@ -110,24 +109,6 @@ def training_step_case(torch, batch, block):
     return name, ours, theirs, 2.5
 
 
-def paired_medians(ours, theirs, repeat, clock):
-    """Median times of `ours` and `theirs`, run alternately so load hits both."""
-    for _ in range(3):
-        ours()
-        if theirs:
-            theirs()
-    a, b = [], []
-    for _ in range(repeat):
-        start = clock()
-        ours()
-        a.append(clock() - start)
-        if theirs:
-            start = clock()
-            theirs()
-            b.append(clock() - start)
-    return statistics.median(a), statistics.median(b) if b else None
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -146,7 +127,7 @@ def main():
     for title, clock in (("wall", time.perf_counter), ("CPU", time.process_time)):
         rows = []
         for name, ours, theirs, target in cases:
-            mine, other = paired_medians(ours, theirs, args.repeat, clock)
+            mine, other = paired(ours, theirs, args.repeat, clock)
             rows.append((name, mine, other, target))
         report(f"language track, {title} time (tinytorch / torch)", rows)
     print(f"\nthreads: {THREADS} for both")

@@ -22,6 +22,29 @@ def median_seconds(fn, repeat: int = 20, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
+def paired(ours, theirs, repeat: int, clock=time.perf_counter, rounds: int = 3):
+    """Median times of `ours()` and `theirs()` (which may be None).
+
+    The two take turns in blocks of calls, and the first call of each block is
+    not timed: after a call, a library's idle threads keep spinning for a while
+    (OpenMP's and OpenBLAS's both do) and would slow whatever runs next on the
+    same cores. Taking turns still lets a shared machine's load hit both sides.
+    """
+    per_block = max(1, -(-repeat // rounds))  # ceiling division
+    times: dict = {ours: [], theirs: []}
+    for _ in range(rounds):
+        for fn in (ours, theirs):
+            if fn is None:
+                continue
+            fn()  # settles caches, allocator and the other side's threads
+            for _ in range(per_block):
+                start = clock()
+                fn()
+                times[fn].append(clock() - start)
+    mine = statistics.median(times[ours])
+    return mine, statistics.median(times[theirs]) if theirs else None
+
+
 def load_torch():
     """PyTorch on the CPU with as many threads as NumPy's BLAS, or None."""
     try:

@@ -7,7 +7,8 @@ milestone-04 training step 2.5x. Run against the reference solutions:
     tito dev build /tmp/ref && PYTHONPATH=/tmp/ref python bench/vision.py
 
 Both libraries use as many threads as the machine has cores, or the number in
-OPENBLAS_NUM_THREADS (NumPy's BLAS reads it; PyTorch is set to match). On a
+OPENBLAS_NUM_THREADS (NumPy's BLAS reads it; PyTorch and tinytorch's own
+threaded kernels are set to match). On a
 busy shared machine, single-threaded runs of both compare more steadily.
 """
 
@@ -15,15 +16,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+from tito.milestone_script import short_blas_spin
+
+short_blas_spin()  # before NumPy loads its BLAS, as the milestones do
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import load_torch, median_seconds, report  # noqa: E402
+from timing import load_torch, paired, report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 128
@@ -147,27 +150,13 @@ def torch_step(torch, arch, x, y):
     return theirs
 
 
-def paired(ours, theirs, repeat: int, warmup: int = 2):
-    """Median times of `ours` and `theirs`, run alternately so that both see the
-    same load on a shared machine; `theirs` may be None."""
-    if theirs is None:
-        return median_seconds(ours, repeat, warmup), None
-    for _ in range(warmup):
-        ours()
-        theirs()
-    a, b = [], []
-    for _ in range(repeat):
-        for fn, times in ((ours, a), (theirs, b)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
-
-
 def main() -> None:
-    load_milestone_model("train").keep_freed_memory()  # as the milestone does
+    from tito.milestone_script import keep_freed_memory
+
+    keep_freed_memory()  # as the milestones do
     torch = load_torch()
     threads = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
+    os.environ["TINYTORCH_NUM_THREADS"] = str(threads)  # tinytorch's own kernels
     if torch is not None:
         torch.set_num_threads(threads)
     print(f"threads: {threads}")

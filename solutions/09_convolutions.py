@@ -445,8 +445,15 @@ def _max_of_four(x, slices, best, winner):
     a, b, c, d = (x[:, rows, columns] for rows, columns in slices)
     bottom = np.maximum(c, d)
     np.maximum(a, b, out=best)  # the top pair's winner
-    np.greater(b, a, out=winner.view(bool))
-    np.copyto(winner, (d > c).view(np.uint8) + np.uint8(2), where=bottom > best)
+    np.greater(b, a, out=winner.view(bool))  # 0 or 1
+    # where the bottom pair wins, winner becomes 2 or 3. In arithmetic, not with
+    # a masked copy: a mask that is true at random costs a mispredicted branch
+    # per element, several times the price of the whole sum.
+    change = np.greater(d, c).view(np.uint8)
+    change += 2
+    change -= winner  # (2 or 3) - (0 or 1): what to add where the bottom wins
+    change *= np.greater(bottom, best).view(np.uint8)
+    winner += change
     np.maximum(best, bottom, out=best)
 
 
@@ -619,11 +626,16 @@ print("pooling matches the loop; ties pass the gradient once")
 # In channels-last memory a channel's `M` values are one column of an
 # `(M, C)` matrix, so every statistic is a sum over axis 0. Each pass over a
 # large activation costs time, so the forward computes the mean and variance
-# from two sums, `sum(x)` and `sum(x * x)` (accumulated in float64), and
-# applies the normalisation as one scale and one shift per channel; the
+# from two sums, `sum(x)` and `sum(x * x)`, and applies the normalisation as one scale and one shift per channel; the
 # backward recomputes `x_hat` from the saved input instead of storing it.
 # Both the sums and the elementwise passes run on blocks of rows, one block
 # per core (`split_rows` again); the partial sums are added at the end.
+#
+# `sum(x * x) - sum(x)**2 / M` subtracts two large numbers, so the sums must
+# be accurate. Adding a hundred thousand float32 values one after another
+# loses digits; converting each value to float64 first is exact but several
+# times slower. The middle way: float32 sums over short runs of rows (256
+# terms, too few to lose much), then float64 to add up the runs.
 
 # %%
 #| export
@@ -636,11 +648,19 @@ def _as_rows(x):
     return xl.reshape(-1, xl.shape[-1]), xl.shape
 
 
+_RUN = 256  # rows summed in float32 before the float64 total
+
+
 def _channel_sums(a, b=None):
-    """Per-channel sums of a (m, C), or of a * b, in float64."""
-    if b is None:
-        return np.einsum("mc->c", a, dtype=np.float64)  # (C,)
-    return np.einsum("mc,mc->c", a, b, dtype=np.float64)
+    """Per-channel sums of a (m, C), or of a * b, as float64 (C,)."""
+    m, C = a.shape
+    whole = m - m % _RUN
+    operands = [x for x in (a, b) if x is not None]
+    spec = "kmc->kc" if b is None else "kmc,kmc->kc"
+    runs = [x[:whole].reshape(-1, _RUN, C) for x in operands]  # (k, _RUN, C)
+    rest = [x[whole:][None] for x in operands]  # (1, m - whole, C)
+    total = np.einsum(spec, *runs).sum(axis=0, dtype=np.float64)  # (C,)
+    return total + np.einsum(spec, *rest)[0]
 
 
 def _sums_in_blocks(*arrays):

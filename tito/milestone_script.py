@@ -14,6 +14,19 @@ import time
 from pathlib import Path
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# How long an idle OpenBLAS thread spins before it sleeps, as log2 of CPU
+# cycles. OpenBLAS's own default, 28, is about a tenth of a second: long enough
+# for the spinning thread to hold the core that tinytorch's elementwise threads
+# need between two matrix multiplies. 16 is a few microseconds.
+BLAS_SPIN = "16"
+
+
+def short_blas_spin() -> None:
+    """Let idle BLAS threads sleep soon (unless the user chose otherwise).
+
+    Has an effect only before NumPy loads its BLAS.
+    """
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", BLAS_SPIN)
 
 
 def default_workers() -> int:
@@ -41,6 +54,7 @@ def use_threads(threads: int | None, fall_back_when_busy: bool = False) -> int |
     if threads:
         for var in THREAD_VARS:
             os.environ[var] = str(threads)
+    short_blas_spin()
     return threads
 
 
@@ -91,11 +105,19 @@ class Clock:
     def __init__(self):
         self.wall, self.cpu = time.perf_counter(), _cpu_seconds()
         self.load_start = round(os.getloadavg()[0], 2)
+        self.pid = os.getpid()
+
+    def cpu_seconds(self) -> float:
+        """This process's CPU seconds since the start; in a worker forked since,
+        since its fork (a new process's counters start at zero)."""
+        if os.getpid() != self.pid:
+            return _cpu_seconds()
+        return _cpu_seconds() - self.cpu
 
     def elapsed(self) -> dict:
         return {
             "seconds": round(time.perf_counter() - self.wall, 1),
-            "cpu_seconds": round(_cpu_seconds() - self.cpu, 1),
+            "cpu_seconds": round(self.cpu_seconds(), 1),
         }
 
     def load_average(self) -> list[float]:

@@ -7,7 +7,7 @@ and accuracy, the test accuracy, images per second and time left; ends with a
 per-class accuracy table, and writes results.json (and training_curve.png when
 matplotlib is installed) in WS/milestones/04_cnn/.
 
-    tito milestone run 04                        # the full run (about 20 min)
+    tito milestone run 04                        # the full run (8 min on 2 cores)
     tito milestone run 04 --quick                # a small subset, two short epochs
     tito milestone run 04 --dataset shapes       # a small generated set, offline
 """
