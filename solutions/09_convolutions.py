@@ -626,8 +626,9 @@ print("pooling matches the loop; ties pass the gradient once")
 # In channels-last memory a channel's `M` values are one column of an
 # `(M, C)` matrix, so every statistic is a sum over axis 0. Each pass over a
 # large activation costs time, so the forward computes the mean and variance
-# from two sums, `sum(x)` and `sum(x * x)`, and applies the normalisation as one scale and one shift per channel; the
-# backward recomputes `x_hat` from the saved input instead of storing it.
+# from two sums, `sum(x)` and `sum(x * x)`, and applies the normalisation as
+# one scale and one shift per channel; the backward recomputes `x_hat` from
+# the saved input instead of storing it.
 # Both the sums and the elementwise passes run on blocks of rows, one block
 # per core (`split_rows` again); the partial sums are added at the end.
 #
