@@ -282,10 +282,36 @@ def col2im(cols, shape, stride, padding):
 #
 # The weights are stored PyTorch-style as `(O, C, kh, kw)`; the matrix the
 # multiply needs is `(kh * kw * C, O)`, a small copy made on each call.
+#
+# For stride 1 there is a second way to the input gradient. Write out what
+# reaches input pixel `(y, x)`: `sum over u, v, o of g[y + p - u, x + p - v, o]
+# * w[o, c, u, v]`. That is itself a convolution: of the output gradient,
+# padded by `k - 1 - p`, with the kernel flipped in both directions and its
+# two channel axes swapped (a "transposed convolution"). It gathers with
+# `im2col` instead of scattering with `col2im`, and NumPy copies faster than it
+# adds into strided slices; but its column matrix has `O` channels per
+# offset instead of `C`. So it pays when the layer does not widen the
+# channels (`O <= C`), as in the residual blocks, and the scatter stays for
+# the rest.
 
 # %%
 #| export
 import numpy as np
+
+
+def _input_grad_as_convolution(g, weight, padding):
+    """The input gradient of a stride-1 convolution, as a convolution.
+
+    g: (N, Ho, Wo, O) output gradient; weight: (O, C, kh, kw). Returns the
+    (N, H, W, C) input gradient.
+    """
+    O, C, kh, kw = weight.shape
+    (ph, pw), N = padding, g.shape[0]
+    cols = im2col(g, (kh, kw), (1, 1), (kh - 1 - ph, kw - 1 - pw))  # (N,H,W,kh,kw,O)
+    H, W = cols.shape[1:3]
+    flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(kh * kw * O, C)
+    grad = cols.reshape(N * H * W, kh * kw * O) @ flipped  # (N*H*W, C)
+    return grad.reshape(N, H, W, C)
 
 
 class Conv2dFunction(Function):
@@ -316,13 +342,21 @@ class Conv2dFunction(Function):
         (N, C, H, W), (O, _, kh, kw), out_shape = ctx.shapes
         g = _channels_last(grad_out).reshape(-1, O)  # (M, O)
         grad_w = (cols.T @ g).reshape(kh, kw, C, O).transpose(3, 2, 0, 1)
+        grad_w = np.ascontiguousarray(grad_w)  # (O, C, kh, kw)
         grad_b = g.sum(axis=0) if ctx.needs_input_grad[2] else None
         grad_x = None
+        (ph, pw), stride = ctx.padding, ctx.stride
         if ctx.needs_input_grad[0]:
-            grad_cols = (g @ w_mat.T).reshape(*out_shape[:3], kh, kw, C)
-            grad = col2im(grad_cols, (N, H, W, C), ctx.stride, ctx.padding)
+            if stride == (1, 1) and O <= C and ph < kh and pw < kw:
+                weight = w_mat.reshape(kh, kw, C, O).transpose(3, 2, 0, 1)
+                grad = _input_grad_as_convolution(
+                    g.reshape(out_shape), weight, ctx.padding
+                )
+            else:
+                grad_cols = (g @ w_mat.T).reshape(*out_shape[:3], kh, kw, C)
+                grad = col2im(grad_cols, (N, H, W, C), stride, ctx.padding)
             grad_x = _channels_first(grad)  # (N, C, H, W)
-        return grad_x, np.ascontiguousarray(grad_w), grad_b, None, None
+        return grad_x, grad_w, grad_b, None, None
         ### END SOLUTION
 
 

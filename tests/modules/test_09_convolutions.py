@@ -78,11 +78,12 @@ def test_conv_forward_matches_loop(k, stride, padding, H, W):
     np.testing.assert_allclose(out.data, want, atol=1e-5)
 
 
+@pytest.mark.parametrize("c_in, c_out", [(2, 3), (3, 2)])  # widening or not
 @pytest.mark.parametrize("k, stride, padding, H, W", CASES)
-def test_conv_gradients_match_finite_differences(k, stride, padding, H, W):
-    conv = Conv2d(2, 3, k, stride=stride, padding=padding)
-    conv.bias.data[...] = rng(1).standard_normal(3)
-    x = rng().standard_normal((2, 2, H, W))
+def test_conv_gradients_match_finite_differences(k, stride, padding, H, W, c_in, c_out):
+    conv = Conv2d(c_in, c_out, k, stride=stride, padding=padding)
+    conv.bias.data[...] = rng(1).standard_normal(c_out)
+    x = rng().standard_normal((2, c_in, H, W))
 
     def f(x, w, b):
         conv.weight, conv.bias = w, b
