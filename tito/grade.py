@@ -52,9 +52,8 @@ def grade_workspace(
     """Grade one learner workspace on `modules`; never changes `root`."""
     root = Path(root).resolve()
     if not (root / ".tito").is_dir():
-        return [
-            Grade(root, m, "unreadable", reason="not a tito workspace") for m in modules
-        ]
+        why = "not a tito workspace" if root.exists() else "no such folder"
+        return [Grade(root, m, "unreadable", reason=why) for m in modules]
 
     with tempfile.TemporaryDirectory(prefix="tito-grade-") as tmp:
         copy = Path(tmp) / "ws"

@@ -8,10 +8,15 @@ Nothing here imports NumPy: `use_threads` must run before NumPy loads its BLAS.
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import sys
 import time
 from pathlib import Path
+
+# Set by `tito milestone run` to the command the learner typed, for messages.
+COMMAND_VAR = "TITO_MILESTONE_COMMAND"
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # How long an idle OpenBLAS thread spins before it sleeps, as log2 of CPU
@@ -64,6 +69,112 @@ def open_workspace(given: str | None, script: str) -> Path:
     sys.path.insert(0, str(ws))
     sys.path.insert(1, str(Path(script).resolve().parent))
     return ws
+
+
+def command() -> str:
+    """How the learner ran this script: `tito milestone run 04` or `python ...`."""
+    script = Path(sys.argv[0]).name or "train.py"
+    return os.environ.get(COMMAND_VAR) or f"python {script}"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are two lines (what, then what to do), exit 2."""
+
+    def error(self, message: str):
+        from tito import ui
+
+        what = f"{message[0].upper()}{message[1:]}."
+        ui.error(what, f"`{command()} --help` lists the options.")
+        sys.exit(2)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a probability p with 0 <= p < 1 (dropout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def check_workers(workers: int | None, parallel_rows: int) -> int:
+    """The number of training processes: `workers`, or one per core.
+
+    More processes than cores only wait for each other, and each must keep
+    some rows of every batch; either is an error (`TitoError`).
+    """
+    from tito.errors import TitoError
+
+    cores = os.cpu_count() or 1
+    if workers is None:
+        return min(default_workers(), parallel_rows)
+    if workers > cores:
+        raise TitoError(
+            f"--workers {workers} is more than the {cores} cores of this machine.",
+            f"Pass --workers {cores} or fewer (the default is one per core).",
+        )
+    if workers > parallel_rows:
+        raise TitoError(
+            f"--workers {workers} leaves some processes without a row of the "
+            f"batch ({parallel_rows} rows).",
+            f"Pass --workers {parallel_rows} or fewer, or a larger batch.",
+        )
+    return workers
+
+
+def keep_previous(out_dir: Path, names: list[str]) -> Path | None:
+    """Move the files `names` of an earlier run into out_dir/previous/<time>/.
+
+    Returns that folder, or None when there was nothing to keep.
+    """
+    found = [out_dir / n for n in names if (out_dir / n).is_file()]
+    if not found:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(found[0].stat().st_mtime))
+    backup = out_dir / "previous" / stamp
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = out_dir / "previous" / f"{stamp}-{n}"
+    backup.mkdir(parents=True)
+    for path in found:
+        path.replace(backup / path.name)
+    return backup
+
+
+def run(main) -> None:
+    """Exit with main()'s status; Ctrl-C ends quietly with status 130."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        if not os.environ.get(COMMAND_VAR):  # tito says it itself
+            print("Interrupted.", file=sys.stderr)
+        code = 130
+    sys.exit(code)
 
 
 def fail(what: str, todo: str = "") -> int:

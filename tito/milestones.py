@@ -50,17 +50,21 @@ def all_results(ws: Workspace, ms: Milestone, record: dict) -> list[dict]:
     return [r for r in runs if isinstance(r, dict) and _number(r.get("value"))]
 
 
-def best_result(
-    ws: Workspace, ms: Milestone, record: dict, practice: bool = False
-) -> dict | None:
-    """The best full run on real data (or with `practice`, the best other run):
-    highest value, or lowest for a loss metric."""
-    runs = [r for r in all_results(ws, ms, record) if counts(r) != practice]
+def best_result(ws: Workspace, ms: Milestone, record: dict) -> dict | None:
+    """The best full run on real data: highest value, or lowest for a loss."""
+    runs = [r for r in all_results(ws, ms, record) if counts(r)]
     if not runs:
         return None
     metric = ms.metric or runs[0].get("metric", "")
     lower = "loss" in metric or "perplexity" in metric
     return (min if lower else max)(runs, key=lambda r: r["value"])
+
+
+def latest_try(ws: Workspace, ms: Milestone, record: dict) -> dict | None:
+    """The most recent quick or practice run: their data differ from run to run,
+    so their values are not compared."""
+    runs = [r for r in all_results(ws, ms, record) if not counts(r)]
+    return runs[-1] if runs else None
 
 
 def locked_error(ms: Milestone, missing) -> TitoError:
@@ -89,10 +93,15 @@ def script_help(course, ms: Milestone) -> int:
     return processes.call([sys.executable, str(script_path(course, ms)), "--help"])
 
 
-def run_milestone(ws: Workspace, ms: Milestone, args: list[str]) -> int:
-    """Run the milestone's script (the gate must be open); return its exit code."""
+def run_milestone(ws: Workspace, ms: Milestone, args: list[str]) -> tuple[int, dict]:
+    """Run the milestone's script (the gate must be open).
+
+    Returns its exit code and the result this run wrote ({} if none: a failed
+    run, or one that only sampled).
+    """
     from tito import processes, progress
     from tito.checks import workspace_env
+    from tito.milestone_script import COMMAND_VAR
     from tito.state import milestone_state
 
     state = milestone_state(ws, ms, progress.load(ws.root))
@@ -103,16 +112,28 @@ def run_milestone(ws: Workspace, ms: Milestone, args: list[str]) -> int:
     env = workspace_env(ws.root)
     env.pop("TITO_WORKSPACE_UNDER_TEST")
     env["TITO_WORKSPACE"] = str(ws.root)
+    env[COMMAND_VAR] = f"tito milestone run {ms.number:02d}"
     command = [sys.executable, str(script), "--workspace", str(ws.root), *args]
+    before = _stamp(results_path(ws, ms))
     code = processes.call(command, cwd=ws.root, env=env)
 
-    results = read_results(ws, ms)
-    if code == 0 and results:
+    fresh = _stamp(results_path(ws, ms)) != before
+    results = read_results(ws, ms) if code == 0 and fresh else []
+    if results:
         with progress.update(ws.root) as record:
             entry = record["milestones"].setdefault(ms.slug, {})
             runs = entry.setdefault("runs", [])
             runs.extend(r for r in results if r not in runs)
-    return code
+    return code, (results[-1] if results else {})
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """When a file last changed, and its size; None if it is absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def _number(value) -> bool:

@@ -106,7 +106,7 @@ def module_states(ws: Workspace, record: dict) -> list[ModuleState]:
 
 
 def milestone_state(ws: Workspace, ms: Milestone, record: dict) -> MilestoneState:
-    from tito.milestones import best_result
+    from tito.milestones import best_result, latest_try
 
     needed = [m for m in ws.course.modules if m.given]
     needed += [ws.course.module(n) for n in ms.requires]
@@ -114,7 +114,7 @@ def milestone_state(ws: Workspace, ms: Milestone, record: dict) -> MilestoneStat
     states = [module_state(ws, m, record) for m in needed]
     missing = [s for s in states if s.status not in DONE]
     best = best_result(ws, ms, record)
-    tried = best_result(ws, ms, record, practice=True)
+    tried = latest_try(ws, ms, record)
     if missing:
         return MilestoneState(ms, "locked", missing, best, tried)
     return MilestoneState(ms, "achieved" if best else "unlocked", [], best, tried)

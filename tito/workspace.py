@@ -90,6 +90,12 @@ def find(option: Path | None) -> Path:
 def open_workspace(course: Course, option: Path | None) -> Workspace:
     """The existing workspace named by `option` (see `find`)."""
     root = find(option)
+    if root.exists() and not root.is_dir():
+        raise TitoError(
+            f"{root} is a file, not a tito workspace.",
+            "Pass --workspace with the folder `tito init` made (or set "
+            "TITO_WORKSPACE).",
+        )
     if not (root / ".tito").is_dir():
         raise TitoError(
             f"There is no tito workspace at {root}.",

@@ -33,19 +33,47 @@ class Residual(nn.Module):
         return x + self.body(x)  # (N, C, H, W)
 
 
-def build_model(arch=ARCH, image_size=32, classes=10):
+def parse_arch(arch=ARCH, image_size=32):
+    """The spec as a list of tokens: ("c", N), ("p",) or ("r", N).
+
+    A ValueError names the first token that is not cN, p or rN (N >= 1), a
+    residual block whose N is not the width before it (it adds its input to its
+    output), or the pool that would shrink the image below one pixel.
+    """
     layers, channels, size = [], 3, image_size
     for token in arch.split(","):
+        kind, number = token[:1], token[1:]
         if token == "p":
+            size //= 2
+            if size < 1:
+                raise ValueError(
+                    f"'{arch}' pools a {image_size}-pixel image to nothing"
+                )
+            layers.append(("p",))
+        elif kind in ("c", "r") and number.isdigit() and int(number) >= 1:
+            if kind == "r" and int(number) != channels:
+                raise ValueError(
+                    f"'{token}' in '{arch}' follows {channels} channels; a residual "
+                    f"block keeps its width (r{channels})"
+                )
+            channels = int(number)
+            layers.append((kind, channels))
+        else:
+            raise ValueError(f"unknown layer '{token}' in the architecture '{arch}'")
+    return layers
+
+
+def build_model(arch=ARCH, image_size=32, classes=10):
+    layers, channels, size = [], 3, image_size
+    for token in parse_arch(arch, image_size):
+        if token[0] == "p":
             layers.append(nn.MaxPool2d(2))
             size //= 2
         elif token[0] == "c":
-            layers += conv_bn_relu(channels, int(token[1:]))
-            channels = int(token[1:])
-        elif token[0] == "r":
-            layers.append(Residual(channels))
+            layers += conv_bn_relu(channels, token[1])
+            channels = token[1]
         else:
-            raise ValueError(f"unknown layer '{token}' in the architecture '{arch}'")
+            layers.append(Residual(channels))
     layers += [
         nn.MaxPool2d(size),
         nn.Flatten(),
@@ -72,12 +100,12 @@ def small_init(model):
 def multiply_adds(arch=ARCH, image_size=32):
     """Multiply-adds of the convolutions in one forward pass of one image."""
     total, channels, pixels = 0, 3, image_size * image_size
-    for token in arch.split(","):
-        if token == "p":
+    for token in parse_arch(arch, image_size):
+        if token[0] == "p":
             pixels //= 4
         elif token[0] == "c":
-            total += channels * int(token[1:]) * 9 * pixels
-            channels = int(token[1:])
-        elif token[0] == "r":
+            total += channels * token[1] * 9 * pixels
+            channels = token[1]
+        else:
             total += 2 * channels * channels * 9 * pixels
     return total

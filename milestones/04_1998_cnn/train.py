@@ -7,7 +7,7 @@ and accuracy, the test accuracy, images per second and time left; ends with a
 per-class accuracy table, and writes results.json (and training_curve.png when
 matplotlib is installed) in WS/milestones/04_cnn/.
 
-    tito milestone run 04                        # the full run (8 min on 2 cores)
+    tito milestone run 04                        # the full run (6-8 min on 2 cores)
     tito milestone run 04 --quick                # a small subset, two short epochs
     tito milestone run 04 --dataset shapes       # a small generated set, offline
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -31,18 +30,22 @@ QUICK_TRAIN, QUICK_EPOCHS, QUICK_LR = 5120, 2, 0.05
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        description="Train a CNN on CIFAR-10 with your tinytorch."
-    )
+    from tito.milestone_script import ArgumentParser, positive_float, positive_int
+
+    ap = ArgumentParser(description="Train a CNN on CIFAR-10 with your tinytorch.")
     ap.add_argument("--workspace", help="learner workspace (default $TITO_WORKSPACE)")
     ap.add_argument(
         "--data-dir", help="cifar-10-batches-py/, its parent or the .tar.gz"
     )
     ap.add_argument("--dataset", choices=["cifar10", "shapes"], default="cifar10")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument(
-        "--lr", type=float, help="peak learning rate (default 0.2; 0.05 with --quick)"
+        "--epochs", type=positive_int, help=f"default 8; {QUICK_EPOCHS} with --quick"
+    )
+    ap.add_argument("--batch-size", type=positive_int, default=128)
+    ap.add_argument(
+        "--lr",
+        type=positive_float,
+        help=f"peak learning rate (default 0.2; {QUICK_LR} with --quick)",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
@@ -51,24 +54,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--arch", help="network spec (see model.py); default: model.ARCH")
     ap.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         help="training processes, each with a share of every batch (default: one "
         "per core; 1 trains in this process)",
     )
     ap.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         help="BLAS threads per process (default: 1 with several workers, else NumPy's)",
     )
     args = ap.parse_args(argv)
     if args.lr is None:
         args.lr = QUICK_LR if args.quick else 0.2
+    if args.epochs is None:
+        args.epochs = QUICK_EPOCHS if args.quick else 8
     return args
 
 
 def main(argv=None) -> int:
+    from tito.errors import TitoError
     from tito.milestone_script import (
-        default_workers,
+        check_workers,
         fail,
         keep_freed_memory,
         open_workspace,
@@ -76,18 +82,19 @@ def main(argv=None) -> int:
     )
 
     args = parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1:
+    if args.dataset == "shapes" and args.data_dir:
         return fail(
-            "--epochs and --batch-size must be at least 1.", "Pass a positive number."
+            "--data-dir is for cifar10; the shapes set is generated, not read.",
+            "Drop --data-dir, or drop --dataset shapes to train on CIFAR-10 from it.",
         )
-    if args.workers is not None and args.workers < 1:
-        return fail("--workers must be at least 1.", "Pass --workers 1 or more.")
-    args.workers = min(args.workers or default_workers(), args.batch_size)
+    try:
+        args.workers = check_workers(args.workers, args.batch_size)
+    except TitoError as e:
+        return fail(e.what, e.todo)
     if args.workers > 1 and args.threads is None:
         args.threads = 1  # one process per core already uses every core
     args.threads = use_threads(args.threads)
     ws = open_workspace(args.workspace, __file__)
-    from tito.errors import TitoError
 
     keep_freed_memory()
     try:
@@ -155,14 +162,26 @@ def train(args, out_dir: Path) -> int:
     from tinytorch.training import seed_everything
 
     from tito.data_parallel import Team
-    from tito.milestone_script import Clock
+    from tito.errors import TitoError
+    from tito.milestone_script import Clock, keep_previous
 
     clock = Clock()
     seed_everything(args.seed)
-    epochs = QUICK_EPOCHS if args.quick else args.epochs
-    arch = args.arch or ARCH
+    epochs, arch = args.epochs, args.arch or ARCH
+    try:
+        multiply_adds(arch)
+    except ValueError as e:
+        raise TitoError(
+            f"--arch: {e}.", f"Pass --arch as cN, p and rN joined by commas ({ARCH})."
+        ) from None
 
     train_x, train_y, test_x, test_y, classes = load_data(args)
+    if args.batch_size > len(train_x):
+        raise TitoError(
+            f"--batch-size {args.batch_size} is more than the {len(train_x):,} "
+            "training images: not one batch to train on.",
+            f"Pass a --batch-size of {len(train_x):,} or less (128 by default).",
+        )
     loader = make_loader(train_x, train_y, args)
     model = build_model(arch, classes=len(classes))
     steps = epochs * len(loader)
@@ -193,6 +212,7 @@ def train(args, out_dir: Path) -> int:
 
     seconds = clock.elapsed()["seconds"]
     out_dir.mkdir(parents=True, exist_ok=True)
+    kept = keep_previous(out_dir, ["results.json", "training_curve.png"])
     results = {
         "milestone": SLUG,
         "metric": "test_accuracy",
@@ -228,6 +248,7 @@ def train(args, out_dir: Path) -> int:
     print(
         f"results in {out_dir / 'results.json'}"
         + (f" and {picture}" if picture else "")
+        + (f"; the previous run's in {kept}" if kept else "")
     )
     return 0
 
@@ -372,4 +393,6 @@ def plot_curves(history, path: Path):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from tito.milestone_script import run
+
+    run(main)

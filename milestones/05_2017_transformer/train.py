@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 SLUG = "05_transformer"
+OUTPUTS = ["model.npz", "tokenizer.json", "config.json", "results.json"]
 CONFIGS = {
     # nanoGPT's documented CPU configuration for shakespeare_char
     "small": dict(
@@ -42,7 +42,14 @@ CONFIGS = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
+    from tito.milestone_script import (
+        ArgumentParser,
+        fraction,
+        positive_float,
+        positive_int,
+    )
+
+    ap = ArgumentParser(
         description="Train a GPT on Shakespeare with your tinytorch, or sample from it."
     )
     ap.add_argument("--workspace", help="learner workspace (default $TITO_WORKSPACE)")
@@ -57,34 +64,46 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--config", choices=["small", "default"], default="default")
     ap.add_argument("--quick", action="store_true", help="a tiny model, seconds")
     ap.add_argument("--tokenizer", choices=["char", "bpe"], default="char")
-    ap.add_argument("--bpe-vocab", type=int, default=512, help="BPE vocabulary size")
-    ap.add_argument("--steps", type=int, help="training steps (overrides the config)")
-    ap.add_argument("--lr", type=float, help="peak learning rate (overrides)")
-    ap.add_argument("--dropout", type=float, help="dropout (default 0; overrides)")
+    ap.add_argument(
+        "--bpe-vocab",
+        type=positive_int,
+        default=512,
+        help="BPE vocabulary size, the 256 bytes included",
+    )
+    ap.add_argument(
+        "--steps", type=positive_int, help="training steps (overrides the config)"
+    )
+    ap.add_argument("--lr", type=positive_float, help="peak learning rate (overrides)")
+    ap.add_argument("--dropout", type=fraction, help="dropout (default 0; overrides)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         help="training processes, each with a share of every batch (default: one "
         "per core; 1 trains in this process)",
     )
     ap.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         help="BLAS threads per process (default: 1 with several workers; else "
         "NumPy's, or 1 when the machine is busy)",
     )
     ap.add_argument("--sample", action="store_true", help="only sample a saved model")
     ap.add_argument("--prompt", default="ROMEO:")
-    ap.add_argument("--temperature", type=float, default=0.8)
-    ap.add_argument("--top-k", type=int, default=None)
-    ap.add_argument("--length", type=int, default=500, help="tokens to generate")
+    ap.add_argument("--temperature", type=positive_float, default=0.8)
+    ap.add_argument(
+        "--top-k", type=positive_int, help="sample from the k likeliest tokens only"
+    )
+    ap.add_argument(
+        "--length", type=positive_int, default=500, help="tokens to generate"
+    )
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
+    from tito.errors import TitoError
     from tito.milestone_script import (
-        default_workers,
+        check_workers,
         fail,
         keep_freed_memory,
         open_workspace,
@@ -95,14 +114,21 @@ def main(argv=None) -> int:
     if args.dataset is None:
         offline = args.quick and not args.data_dir
         args.dataset = "tiny" if offline else "tinyshakespeare"
-    if args.workers is not None and args.workers < 1:
-        return fail("--workers must be at least 1.", "Pass --workers 1 or more.")
-    args.workers = args.workers or default_workers()
+    if args.tokenizer == "bpe" and args.bpe_vocab < 257:
+        return fail(
+            f"--bpe-vocab {args.bpe_vocab} leaves no room for a merge beside the "
+            "256 byte tokens.",
+            "Pass --bpe-vocab 257 or more (512 by default).",
+        )
+    batch = CONFIGS["quick" if args.quick else args.config]["batch_size"]
+    try:
+        args.workers = check_workers(args.workers, batch)
+    except TitoError as e:
+        return fail(e.what, e.todo)
     if args.workers > 1 and args.threads is None:
         args.threads = 1  # one process per core already uses every core
     args.threads = use_threads(args.threads, fall_back_when_busy=True)
     ws = open_workspace(args.workspace, __file__)
-    from tito.errors import TitoError
 
     keep_freed_memory()
     try:
@@ -136,7 +162,7 @@ def train(args, out_dir: Path) -> int:
     from tinytorch.training import seed_everything
 
     from tito.datasets import load_text
-    from tito.milestone_script import Clock
+    from tito.milestone_script import Clock, keep_previous
 
     cfg = dict(CONFIGS["quick" if args.quick else args.config])
     given = {"steps": args.steps, "lr": args.lr, "dropout": args.dropout}
@@ -146,6 +172,7 @@ def train(args, out_dir: Path) -> int:
 
     text = load_text(args.dataset, args.data_dir)
     corpus = build_corpus(text, args.tokenizer, args.bpe_vocab)
+    check_length(corpus, cfg["block_size"], args.dataset)
     model_cfg = dict(
         vocab_size=corpus.tokenizer.vocab_size,
         block_size=cfg["block_size"],
@@ -183,6 +210,7 @@ def train(args, out_dir: Path) -> int:
         "sample": {"prompt": args.prompt, "temperature": args.temperature},
     }
     results["sample"]["text"] = sample
+    kept = keep_previous(out_dir, OUTPUTS)
     save_outputs(out_dir, model, model_cfg, corpus.tokenizer, args.tokenizer, results)
 
     print(
@@ -191,9 +219,27 @@ def train(args, out_dir: Path) -> int:
         f"({results['cpu_seconds'] / 60:.1f} CPU minutes), "
         f"{tokens_per_second:,.0f} tokens/s while training"
     )
-    print(f"saved model, tokenizer and results in {out_dir}\n")
+    print(
+        f"saved model, tokenizer and results in {out_dir}"
+        + (f"; the previous run's in {kept}" if kept else "")
+        + "\n"
+    )
     print(sample)
     return 0
+
+
+def check_length(corpus, block, dataset) -> None:
+    """Both splits must hold a window of `block` tokens and its next token."""
+    from tito.errors import TitoError
+
+    short = min(len(corpus.train), len(corpus.val))
+    if short < block + 2:
+        raise TitoError(
+            f"The {dataset} text is too short: a split of {short:,} tokens holds "
+            f"no window of {block} tokens and the one after it.",
+            f"Use a text of at least {10 * (block + 2):,} tokens, or the default "
+            "corpus (drop --data-dir).",
+        )
 
 
 def describe(args, cfg, corpus, model) -> None:
@@ -410,4 +456,6 @@ def sample_saved(args, out_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from tito.milestone_script import run
+
+    run(main)

@@ -6,8 +6,11 @@ oracles are chance level and the untrained model's loss: a quick run must beat
 them, and it must leave its results where tito reads them.
 """
 
+import importlib.util
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +54,7 @@ def test_cnn_quick_run_learns_the_generated_shapes(workspace):
 
     found = results(workspace, "04")
     assert found["metric"] == "test_accuracy" and found["quick"] is True
-    assert found["dataset"] == "shapes"
+    assert found["dataset"] == "shapes" and len(found["history"]) == 2
     assert found["value"] > 0.3  # ten classes: chance is 0.1
 
 
@@ -68,7 +71,90 @@ def test_gpt_quick_run_learns_and_samples_again(workspace):
     assert again.stdout.strip()
 
 
-def test_a_bad_option_is_a_usage_error_without_traceback(workspace):
-    done = run("04", workspace, "--epochs", "many")
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
+def test_a_new_gpt_run_keeps_the_previous_model(workspace):
+    out = workspace / "milestones" / COURSE.milestone("05").slug
+    assert run("05", workspace, "--quick", "--steps", "3").returncode == 0
+    first = {n: (out / n).read_bytes() for n in ("model.npz", "results.json")}
+    done = run("05", workspace, "--quick", "--steps", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    kept = [d for d in (out / "previous").iterdir() if (d / "model.npz").is_file()]
+    assert first in [{n: (d / n).read_bytes() for n in first} for d in kept]
+    assert json.loads((out / "results.json").read_text())["steps"] == 2
+    assert "the previous run's in" in done.stdout
+
+
+def _script_args(milestone: str, *argv: str):
+    """The script's own parse_args, run on argv."""
+    path = COURSE.path(COURSE.milestone(milestone).script)
+    spec = importlib.util.spec_from_file_location(f"train_{milestone}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.parse_args(list(argv))
+
+
+def test_quick_keeps_an_epoch_count_given_with_it():
+    assert _script_args("04", "--quick").epochs == 2
+    assert _script_args("04", "--quick", "--epochs", "1").epochs == 1
+    assert _script_args("04").epochs == 8
+
+
+BAD = [
+    ("04", ["--epochs", "many"], "--epochs"),
+    ("04", ["--lr", "nan"], "--lr"),
+    ("04", ["--lr", "0"], "--lr"),
+    ("04", ["--threads", "0"], "--threads"),
+    ("04", ["--workers", "64"], "more than the"),
+    ("04", ["--arch", "xyz"], "unknown layer 'xyz'"),
+    ("04", ["--arch", "c24,r48"], "keeps its width"),
+    ("04", ["--arch", "c8,p,p,p,p,p,p"], "to nothing"),
+    ("04", ["--dataset", "shapes", "--batch-size", "100000"], "5,000 training"),
+    ("04", ["--dataset", "shapes", "--data-dir", "."], "--data-dir"),
+    ("05", ["--dropout", "2"], "--dropout"),
+    ("05", ["--steps", "0"], "--steps"),
+    ("05", ["--temperature", "-1"], "--temperature"),
+    ("05", ["--top-k", "0"], "--top-k"),
+    ("05", ["--length", "-5"], "--length"),
+    ("05", ["--tokenizer", "bpe", "--bpe-vocab", "5"], "--bpe-vocab 5"),
+]
+
+
+@pytest.mark.parametrize(("milestone", "argv", "named"), BAD)
+def test_bad_input_is_two_lines_without_traceback(workspace, milestone, argv, named):
+    done = run(milestone, workspace, *argv)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and named in lines[0], done.stderr
+    assert lines[1].split()[0] in ("Pass", "Drop", "`python"), lines[1]  # what to do
+
+
+def test_a_corpus_too_short_for_the_context_is_named(workspace, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("To be, or not to be: that is the question.\n" * 3)
+    done = run("05", workspace, "--quick", "--data-dir", str(short))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    what, todo = done.stderr.strip().splitlines()[-2:]  # after a note on the file
+    assert what.startswith("error: ") and "too short" in what, done.stderr
+    assert "drop --data-dir" in todo
+
+
+def test_ctrl_c_stops_a_run_quietly(workspace):
+    script = COURSE.path(COURSE.milestone("05").script)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--workspace", str(workspace), "--quick"]
+        + ["--steps", "100000", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        start_new_session=True,
+        # a shell's background job ignores SIGINT, and its children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    for line in proc.stderr:  # the progress lines: training has begun
+        if line.startswith("step"):
+            break
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "Interrupted.", err
+    assert "Traceback" not in err, err

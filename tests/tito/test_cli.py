@@ -205,3 +205,22 @@ def test_a_bad_option_value_is_a_usage_error(workspace):
     out = tito("module", "test", "2", "--timeout", "soon")
     assert out.returncode == 2
     assert "Invalid value for '--timeout'" in out.stderr
+
+
+def test_dev_build_refuses_a_learner_workspace(workspace):
+    package = workspace.root / "tinytorch"
+    before = {p: p.read_bytes() for p in package.rglob("*.py")}
+    out = tito("dev", "build", str(workspace.root))
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 2 and "learner workspace" in lines[0], out.stderr
+    assert {p: p.read_bytes() for p in package.rglob("*.py")} == before
+
+
+def test_a_file_given_as_workspace_is_not_offered_to_init(tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    out = tito("status", "--workspace", str(afile))
+    assert out.returncode == 1
+    assert "is a file, not a tito workspace" in out.stderr
+    assert "`tito init /" not in out.stderr and afile.read_text() == "mine"

@@ -146,6 +146,7 @@ def test_missing_batch_in_an_archive_is_refused_by_name(copy, tmp_path):
     "content, problem",
     [
         (lambda x, y: batch_bytes(x, y)[:500], "data_batch_4 is not a readable pickle"),
+        (lambda x, y: b"garbage\n", "data_batch_4 is not a readable pickle"),
         (lambda x, y: batch_bytes(x[:, :3000].copy(), y), "not uint8 (N, 3072)"),
         (lambda x, y: batch_bytes(x, y[:-1]), "5 labels for 6 images"),
         (lambda x, y: batch_bytes(x, [12] * len(y)), "labels outside 0-9"),

@@ -51,3 +51,18 @@ def test_code_that_breaks_at_import_is_graded_broken_not_zero_of_one(course, tmp
     [grade] = grade_workspace(course, ws.root, [course.module(2)], timeout=120)
     assert grade.status == "broken" and grade.total == 0
     assert "No module named 'no_such_module'" in grade.reason
+
+
+def test_a_path_that_is_no_workspace_fails_the_command_after_the_table(
+    course, tmp_path
+):
+    from conftest import tito
+
+    idle, _ = init_workspace(course, tmp_path / "idle")
+    missing = tmp_path / "nowhere"
+    out = tito("dev", "grade", str(idle.root), str(missing), env={"COLUMNS": "200"})
+    assert out.returncode == 1
+    assert "not started" in out.stdout  # the workspace that exists is graded
+    lines = out.stderr.strip().splitlines()
+    assert "1 of 2 path(s) could not be graded" in lines[-2], out.stderr
+    assert f"{missing} (no such folder)" in lines[-2]

@@ -40,11 +40,44 @@ def test_locked_milestone_is_refused_naming_the_fix(workspace):
 def test_run_passes_options_and_keeps_the_best(workspace):
     _solve(workspace)
     ms = workspace.course.milestone("demo")
-    assert run_milestone(workspace, ms, ["--scale", "5"]) == 0
+    assert run_milestone(workspace, ms, ["--scale", "5"]) == (0, _result(10.0))
     assert json.loads(results_path(workspace, ms).read_text())["value"] == 10.0
-    assert run_milestone(workspace, ms, ["--scale", "2", "--quick"]) == 0
+    assert run_milestone(workspace, ms, ["--scale", "2", "--quick"])[1]["quick"]
     best = best_result(workspace, ms, progress.load(workspace.root))
     assert best["value"] == 10.0 and best["quick"] is False
+
+
+def _result(value, quick=False, dataset="real"):
+    return {
+        "milestone": "01_demo",
+        "metric": "score",
+        "value": value,
+        "quick": quick,
+        "dataset": dataset,
+    }
+
+
+def test_a_run_that_writes_no_result_reports_none(workspace):
+    _solve(workspace)
+    ms = workspace.course.milestone("demo")
+    assert run_milestone(workspace, ms, ["--scale", "5"]) == (0, _result(10.0))
+    assert run_milestone(workspace, ms, ["--scale", "3", "--no-save"]) == (0, {})
+    runs = progress.load(workspace.root)["milestones"][ms.slug]["runs"]
+    assert runs == [_result(10.0)]
+
+
+def test_the_closing_line_reports_this_run_then_the_best(workspace):
+    from conftest import tito
+
+    _solve(workspace)
+    ws = ["--workspace", str(workspace.root)]
+    assert tito("milestone", "run", "1", "--scale", "5", *ws).returncode == 0
+    out = tito("milestone", "run", "1", "--scale", "2", *ws).stdout
+    assert "this run score 4 on real" in out and "best so far score 10" in out, out
+    out = tito("milestone", "run", "1", "--scale", "9", "--quick", *ws).stdout
+    assert "tried (quick, real): score 18" in out and "best so far score 10" in out
+    out = tito("milestone", "run", "1", "--scale", "8", "--no-save", *ws).stdout
+    assert out.strip() == "score 16.0", out
 
 
 def test_loss_metrics_prefer_the_lowest(workspace):
@@ -95,18 +128,18 @@ def test_quick_and_practice_runs_are_tries_not_achievements(workspace):
     _solve(workspace)
     ms = workspace.course.milestone(1)
     ws = ["--workspace", str(workspace.root)]
-    assert run_milestone(workspace, ms, ["--scale", "9", "--quick"]) == 0
-    assert run_milestone(workspace, ms, ["--scale", "7", "--dataset", "shapes"]) == 0
+    assert run_milestone(workspace, ms, ["--scale", "9", "--quick"])[0] == 0
+    assert run_milestone(workspace, ms, ["--scale", "7", "--dataset", "shapes"])[0] == 0
     state = _state(workspace)
     assert state.status == "unlocked" and state.best is None
-    assert state.tried["value"] == 18.0
+    assert state.tried["value"] == 14.0  # the latest try, not the largest
 
     listed = tito("milestone", "list", *ws, env={"COLUMNS": "200"})
-    assert "unlocked" in listed.stdout and "tried (quick, real): score 18" in (
+    assert "unlocked" in listed.stdout and "tried (shapes): score 14" in (
         listed.stdout
     ), listed.stdout
 
-    assert run_milestone(workspace, ms, ["--scale", "2"]) == 0
+    assert run_milestone(workspace, ms, ["--scale", "2"])[0] == 0
     state = _state(workspace)
     assert state.status == "achieved" and state.best["value"] == 4.0
     listed = tito("milestone", "list", *ws, env={"COLUMNS": "200"})

@@ -14,8 +14,14 @@ app = typer.Typer(
 def build(dest: Annotated[Path, typer.Argument(help="Folder to export into.")]):
     """Export every reference solution into DEST/tinytorch (for development)."""
     from tito.course import load_course
+    from tito.errors import TitoError
     from tito.export import export_reference
 
+    if (dest / ".tito").is_dir():
+        raise TitoError(
+            f"{dest} is a learner workspace: building would replace its tinytorch.",
+            "Build into a folder of its own, e.g. `tito dev build /tmp/ref`.",
+        )
     course = load_course()
     course.require_solutions()
     print(export_reference(course, dest))
@@ -101,9 +107,23 @@ def grade(
         grades.append(grade_workspace(course, root, selected, timeout))
     if json:
         ui.emit_json([g.to_json() for row in grades for g in row])
-        return
-    rows = [[str(row[0].workspace), *map(_cell, row)] for row in grades if row]
-    ui.table("grades", ["workspace", *(m.slug for m in selected)], rows)
+    else:
+        rows = [[str(row[0].workspace), *map(_cell, row)] for row in grades if row]
+        ui.table("grades", ["workspace", *(m.slug for m in selected)], rows)
+    _refuse_unreadable([row[0] for row in grades if row])
+
+
+def _refuse_unreadable(firsts) -> None:
+    """Exit 1 naming the paths that are no workspace at all (after the table)."""
+    from tito.errors import TitoError
+
+    bad = [g for g in firsts if g.reason in ("not a tito workspace", "no such folder")]
+    if bad:
+        names = ", ".join(f"{g.workspace} ({g.reason})" for g in bad)
+        raise TitoError(
+            f"{len(bad)} of {len(firsts)} path(s) could not be graded: {names}.",
+            "Check those paths; each must be a folder made by `tito init`.",
+        )
 
 
 def _cell(g) -> str:

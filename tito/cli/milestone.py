@@ -55,7 +55,7 @@ def run(
     from tito import ui
     from tito.cli.status import describe_result, describe_try
     from tito.course import load_course
-    from tito.milestones import best_result, run_milestone, script_help
+    from tito.milestones import best_result, counts, run_milestone, script_help
     from tito.progress import load
     from tito.workspace import open_workspace
 
@@ -68,15 +68,16 @@ def run(
         raise typer.Exit(script_help(course, course.milestone(milestone)))
     ws = open_workspace(load_course(), workspace)
     ms = ws.course.milestone(milestone)
-    code = run_milestone(ws, ms, args)
-    record = load(ws.root)
-    best = best_result(ws, ms, record)
-    tried = best_result(ws, ms, record, practice=True)
-    if code == 0 and best:
-        ui.say(f"{ms.slug}: best so far {describe_result(best)}")
-    elif code == 0 and tried:
-        ui.say(
-            f"{ms.slug}: {describe_try(tried)}. Quick runs and practice sets do "
-            "not achieve the milestone; a full run on real data does."
-        )
+    code, this_run = run_milestone(ws, ms, args)
+    if code == 0 and this_run:
+        best = best_result(ws, ms, load(ws.root))
+        if counts(this_run):
+            ui.say(f"{ms.slug}: this run {describe_result(this_run)}")
+        else:
+            ui.say(
+                f"{ms.slug}: {describe_try(this_run)}. Quick runs and practice sets "
+                "do not achieve the milestone; a full run on real data does."
+            )
+        if best and best != this_run:
+            ui.say(f"{ms.slug}: best so far {describe_result(best)}")
     raise typer.Exit(code)

@@ -24,10 +24,14 @@ _ALLOWED = {
 }
 
 
+class _Refused(ValueError):
+    """A pickle that names a global a data batch never needs."""
+
+
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED:
-            raise ValueError(f"names {module}.{name}, which a data batch never needs")
+            raise _Refused(f"names {module}.{name}, which a data batch never needs")
         return _ALLOWED[module, name]
 
 
@@ -35,7 +39,7 @@ def load_dict(raw: bytes) -> dict:
     """Unpickle `raw` into a dict with str keys; raise ValueError if it is not one."""
     try:
         data = _Unpickler(io.BytesIO(raw), encoding="latin1").load()
-    except ValueError:
+    except _Refused:
         raise
     except Exception as e:  # a damaged pickle fails in many ways
         raise ValueError(f"is not a readable pickle ({type(e).__name__})") from None

@@ -126,7 +126,8 @@ def offline_error(ds: Dataset, root: Path, why: str) -> TitoError:
     return TitoError(
         f"{ds.name} is not in {root}, and downloading it failed: {why}",
         f"Expected {name} (md5 {ds.md5}). Run `tito data download {ds.name}` "
-        f"when online, or pass --data-dir pointing at a copy you have.",
+        "when online, or give the milestone a copy you have: "
+        "`tito milestone run NN --data-dir PATH`.",
     )
 
 
