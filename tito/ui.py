@@ -7,10 +7,23 @@ a table, a line, a ✓ or ✗ at most. `--json` output bypasses all of this.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from contextlib import contextmanager
 
 VERBOSE = False
+# " --workspace DIR" when the workspace was named on the command line and tito
+# would not find it on its own: every `tito module/milestone/status ...` command
+# suggested to the learner then carries it.
+WORKSPACE_FLAG = ""
+_COMMAND = re.compile(r"`(tito (?:module|milestone|status)\b[^`]*)`")
+
+
+def with_workspace(text: str) -> str:
+    """`text` with WORKSPACE_FLAG added to each tito command it suggests."""
+    if not WORKSPACE_FLAG:
+        return text
+    return _COMMAND.sub(lambda m: f"`{m.group(1)}{WORKSPACE_FLAG}`", text)
 
 
 def _console(stderr: bool = False):
@@ -21,7 +34,7 @@ def _console(stderr: bool = False):
 
 def say(text: str) -> None:
     """A line of result on stdout (rich markup allowed)."""
-    _console().print(text)
+    _console().print(with_workspace(text))
 
 
 def note(text: str) -> None:
@@ -41,7 +54,7 @@ def error(what: str, todo: str = "") -> None:
     console = _console(stderr=True)
     console.print(f"[bold]error:[/bold] {escape(what)}")
     if todo:
-        console.print(escape(todo))
+        console.print(escape(with_workspace(todo)))
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:

@@ -195,6 +195,7 @@ def start_module(ws: Workspace, m: Module, force: bool = False):
     template = _template(ws, m)
     dest = ws.notebook(m)
     saved = None
+    _refuse_folder(dest)
     if dest.exists():
         if not force:
             return dest, None, False
@@ -202,6 +203,16 @@ def start_module(ws: Workspace, m: Module, force: bool = False):
 
     write_atomic(dest, template.read_bytes())
     return dest, saved, True
+
+
+def _refuse_folder(notebook: Path) -> None:
+    """A folder where the notebook belongs: neither start nor test can go on."""
+    if notebook.is_dir():
+        raise TitoError(
+            f"{notebook} is a folder, where the module's notebook belongs.",
+            "Move that folder aside (keep what is in it), then "
+            "`tito module start` again.",
+        )
 
 
 def reset_module(ws: Workspace, m: Module) -> tuple[Path, Path | None]:
@@ -227,6 +238,7 @@ def export_module(ws: Workspace, m: Module) -> Path:
     from tito.export import export_notebook, notebook_code, write_package_inits
 
     notebook = ws.notebook(m)
+    _refuse_folder(notebook)
     if not notebook.is_file():
         raise TitoError(
             f"Module {m.slug} is not started: there is no {notebook}.",

@@ -224,3 +224,21 @@ def test_a_file_given_as_workspace_is_not_offered_to_init(tmp_path):
     assert out.returncode == 1
     assert "is a file, not a tito workspace" in out.stderr
     assert "`tito init /" not in out.stderr and afile.read_text() == "mine"
+
+
+def test_suggested_commands_carry_a_workspace_named_on_the_command_line(
+    workspace, tmp_path
+):
+    import os
+
+    ws = ["--workspace", str(workspace.root)]
+    here = os.getcwd()
+    os.chdir(tmp_path)  # a folder with no workspace of its own
+    try:
+        started = tito("module", "start", "2", *ws)
+        locked = tito("milestone", "run", "1", *ws)
+    finally:
+        os.chdir(here)
+    flag = f"--workspace {workspace.root}"
+    assert f"`tito module test 02 {flag}`" in started.stdout, started.stdout
+    assert f"`tito module test 02 {flag}`" in locked.stderr, locked.stderr

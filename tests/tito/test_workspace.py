@@ -137,3 +137,16 @@ def test_not_found_outside_says_how_to_make_one(course, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(TitoError, match="no tito workspace"):
         open_workspace(course, None)
+
+
+def test_a_folder_where_the_notebook_belongs_is_named_by_start_and_test(workspace):
+    from tito.errors import TitoError
+    from tito.workspace import export_module, start_module
+
+    m = workspace.course.module(2)
+    workspace.notebook(m).mkdir(parents=True)
+    (workspace.notebook(m) / "mine.txt").write_text("kept")
+    for step in (start_module, export_module):
+        with pytest.raises(TitoError, match="is a folder, where the module"):
+            step(workspace, m)
+    assert (workspace.notebook(m) / "mine.txt").read_text() == "kept"

@@ -15,12 +15,11 @@ app = typer.Typer(
 def list_milestones(workspace: WorkspaceOpt = None, json: JsonOpt = False):
     """Show each milestone: locked (and what is missing), unlocked or achieved."""
     from tito import progress, ui
+    from tito.cli.options import open_workspace
     from tito.cli.status import show_milestones
-    from tito.course import load_course
     from tito.state import milestone_states
-    from tito.workspace import open_workspace
 
-    ws = open_workspace(load_course(), workspace)
+    ws = open_workspace(workspace)
     states = milestone_states(ws, progress.load(ws.root))
     if json:
         ui.emit_json([s.to_json() for s in states])
@@ -53,11 +52,11 @@ def run(
     go to the script; `tito milestone run 04 --help` lists them.
     """
     from tito import ui
+    from tito.cli.options import open_workspace
     from tito.cli.status import describe_result, describe_try
     from tito.course import load_course
     from tito.milestones import best_result, counts, run_milestone, script_help
     from tito.progress import load
-    from tito.workspace import open_workspace
 
     args = list(ctx.args)
     if milestone is None or milestone in _HELP:
@@ -66,7 +65,7 @@ def run(
     if set(args) & set(_HELP):
         course = load_course()
         raise typer.Exit(script_help(course, course.milestone(milestone)))
-    ws = open_workspace(load_course(), workspace)
+    ws = open_workspace(workspace)
     ms = ws.course.milestone(milestone)
     code, this_run = run_milestone(ws, ms, args)
     if code == 0 and this_run:

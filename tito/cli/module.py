@@ -14,10 +14,9 @@ CellTimeoutOpt = Annotated[
 
 
 def _open(workspace, key):
-    from tito.course import load_course
-    from tito.workspace import open_workspace
+    from tito.cli.options import open_workspace
 
-    ws = open_workspace(load_course(), workspace)
+    ws = open_workspace(workspace)
     return ws, ws.course.module(key)
 
 

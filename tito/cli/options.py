@@ -22,3 +22,22 @@ ModuleArg = Annotated[
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds before the checks are stopped.")
 ]
+
+
+def open_workspace(option: Path | None):
+    """The workspace a command works on (see `tito.workspace.find`).
+
+    When the learner named one that tito would not find on its own from here,
+    the commands tito suggests carry `--workspace` too.
+    """
+    import shlex
+
+    from tito import ui
+    from tito.course import load_course
+    from tito.workspace import find
+    from tito.workspace import open_workspace as open_root
+
+    ws = open_root(load_course(), option)
+    if option is not None and ws.root != find(None):
+        ui.WORKSPACE_FLAG = f" --workspace {shlex.quote(str(ws.root))}"
+    return ws

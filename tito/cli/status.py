@@ -8,11 +8,10 @@ from tito.cli.options import JsonOpt, WorkspaceOpt
 def status(workspace: WorkspaceOpt = None, json: JsonOpt = False):
     """Show every module's status and every milestone's gate."""
     from tito import progress, ui
-    from tito.course import load_course
+    from tito.cli.options import open_workspace
     from tito.state import milestone_states, module_states
-    from tito.workspace import open_workspace
 
-    ws = open_workspace(load_course(), workspace)
+    ws = open_workspace(workspace)
     record = progress.load(ws.root)
     modules, milestones = module_states(ws, record), milestone_states(ws, record)
     if json:
