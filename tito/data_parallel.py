@@ -111,8 +111,11 @@ class Team:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # rank 0 stops us
         try:
             fn(self, *args)
-        except threading.BrokenBarrierError:
-            code = 1  # rank 0 failed or stopped: it reports
+        except (threading.BrokenBarrierError, TitoError):
+            # rank 0 failed or stopped, and reports it; a TitoError comes from
+            # a check every rank makes on the same summed numbers, so rank 0
+            # raises it too
+            code = 1
         except BaseException:
             import traceback
 

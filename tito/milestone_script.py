@@ -110,6 +110,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seed(text: str) -> int:
+    """An argparse type: a random seed, a whole number from 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to 4294967295, got {text!r}"
+        )
+    return value
+
+
 def fraction(text: str) -> float:
     """An argparse type: a probability p with 0 <= p < 1 (dropout)."""
     try:
@@ -144,6 +157,43 @@ def check_workers(workers: int | None, parallel_rows: int) -> int:
             f"Pass --workers {parallel_rows} or fewer, or a larger batch.",
         )
     return workers
+
+
+def check_threads(threads: int | None) -> None:
+    """More BLAS threads than cores only wait for each other (`TitoError`)."""
+    from tito.errors import TitoError
+
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores:
+        raise TitoError(
+            f"--threads {threads} is more than the {cores} cores of this machine.",
+            f"Pass --threads {cores} or fewer, or leave it out.",
+        )
+
+
+def diverged(value: float, what: str) -> Exception:
+    """The error for a loss or gradient that is no longer a finite number."""
+    from tito.errors import TitoError
+
+    return TitoError(
+        f"Training diverged: the {what} became {value}; stopped, nothing saved.",
+        "Lower the learning rate (--lr) and run again.",
+    )
+
+
+def unfinished(error: NotImplementedError, module: str) -> int:
+    """Report an exercise the learner has not written yet; exit status 1.
+
+    The module is the one the exercise's message names, else `module`.
+    """
+    import re
+
+    named = re.search(r"\(module (\d+)\)", str(error))
+    module = named.group(1) if named else module
+    return fail(
+        f"Your tinytorch is not finished: {error}",
+        f"Complete it, then `tito module test {module}` until it passes.",
+    )
 
 
 def keep_previous(out_dir: Path, names: list[str]) -> Path | None:

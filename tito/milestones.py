@@ -69,7 +69,7 @@ def latest_try(ws: Workspace, ms: Milestone, record: dict) -> dict | None:
 
 def locked_error(ms: Milestone, missing) -> TitoError:
     parts = [f"{s.module.slug} is {s.status}" for s in missing]
-    fixes = ", then ".join(f"`{s.fix}`" for s in missing)
+    fixes = ", then ".join(dict.fromkeys(f"`{s.fix}`" for s in missing))
     return TitoError(
         f"Milestone {ms.slug} is locked: {', '.join(parts)}.",
         f"To unlock it: {fixes}, until each module passes.",

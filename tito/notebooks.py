@@ -5,7 +5,6 @@ A cell's directives are its leading `#| name args` lines, nbdev-style.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,15 +50,29 @@ def read_notebook(path: Path):
         if path.suffix == ".py":
             import jupytext
 
-            return jupytext.read(path, fmt="py:percent")
-        import nbformat
+            nb = jupytext.read(path, fmt="py:percent")
+        else:
+            import nbformat
 
-        return nbformat.read(path, as_version=4)
-    except (json.JSONDecodeError, ValueError, KeyError) as e:
+            nb = nbformat.read(path, as_version=4)
+        _check_cells(nb)
+    except Exception as e:  # nbformat fails on a damaged file in many ways
         raise TitoError(
             f"{path} is not a readable notebook ({type(e).__name__}: {e}).",
             _restore_hint(path),
         ) from None
+    return nb
+
+
+def _check_cells(nb) -> None:
+    """A ValueError unless nb holds a list of cells, each with a kind and text."""
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("it has no list of cells")
+    for i, cell in enumerate(cells, start=1):
+        ok = isinstance(cell, dict) and isinstance(cell.get("cell_type"), str)
+        if not (ok and isinstance(cell.get("source"), str)):
+            raise ValueError(f"cell {i} has no cell_type and source text")
 
 
 def _restore_hint(path: Path) -> str:

@@ -34,9 +34,7 @@ class ModuleState:
         n = f"{self.module.number:02d}"
         if self.status == "not started":
             return f"tito module start {n}"
-        if self.status == "missing":
-            return "tito init (in a new folder) or --foundation with your package"
-        if self.status == "changed":
+        if self.status in ("missing", "changed"):  # a given module: restore it
             return f"tito module reset {n}"
         return f"tito module test {n}"
 

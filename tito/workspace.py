@@ -111,6 +111,11 @@ def init_workspace(course: Course, root: Path, foundation: Path | None = None):
     from tito.export import write_package_inits
 
     root = Path(root).expanduser().resolve()
+    if root == root.parent:
+        raise TitoError(
+            f"{root} is the root of the file system, not a place for a workspace.",
+            "Choose a folder of its own, e.g. `tito init ~/tinytorch-course`.",
+        )
     if root.exists() and not root.is_dir():
         raise TitoError(
             f"{root} is a file, not a folder.",
@@ -221,10 +226,11 @@ def reset_module(ws: Workspace, m: Module) -> tuple[Path, Path | None]:
     A given module is exported again from its template, as `tito init` did.
     """
     from tito import progress
-    from tito.export import export_notebook
+    from tito.export import export_notebook, write_package_inits
 
     dest, saved, _ = start_module(ws, m, force=True)
     if m.given:
+        write_package_inits(ws.course, ws.package_dir)  # if the package was lost
         export_notebook(dest, ws.package_dir, ws.label(dest))
     with progress.update(ws.root) as record:
         record["modules"].pop(m.slug, None)

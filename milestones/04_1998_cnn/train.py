@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from contextlib import nullcontext
@@ -30,7 +31,12 @@ QUICK_TRAIN, QUICK_EPOCHS, QUICK_LR = 5120, 2, 0.05
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from tito.milestone_script import ArgumentParser, positive_float, positive_int
+    from tito.milestone_script import (
+        ArgumentParser,
+        positive_float,
+        positive_int,
+        seed,
+    )
 
     ap = ArgumentParser(description="Train a CNN on CIFAR-10 with your tinytorch.")
     ap.add_argument("--workspace", help="learner workspace (default $TITO_WORKSPACE)")
@@ -47,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=positive_float,
         help=f"peak learning rate (default 0.2; {QUICK_LR} with --quick)",
     )
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=seed, default=0)
     ap.add_argument(
         "--quick", action="store_true", help="a small subset, two short epochs"
     )
@@ -74,10 +80,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     from tito.errors import TitoError
     from tito.milestone_script import (
+        check_threads,
         check_workers,
         fail,
         keep_freed_memory,
         open_workspace,
+        unfinished,
         use_threads,
     )
 
@@ -88,6 +96,7 @@ def main(argv=None) -> int:
             "Drop --data-dir, or drop --dataset shapes to train on CIFAR-10 from it.",
         )
     try:
+        check_threads(args.threads)
         args.workers = check_workers(args.workers, args.batch_size)
     except TitoError as e:
         return fail(e.what, e.todo)
@@ -101,6 +110,8 @@ def main(argv=None) -> int:
         return train(args, ws / "milestones" / SLUG)
     except TitoError as e:
         return fail(e.what, e.todo)
+    except NotImplementedError as e:
+        return unfinished(e, "09")
     except ImportError as e:
         if "tinytorch" not in str(e) and "module" not in str(e):
             raise
@@ -167,7 +178,8 @@ def train(args, out_dir: Path) -> int:
 
     clock = Clock()
     seed_everything(args.seed)
-    epochs, arch = args.epochs, args.arch or ARCH
+    epochs = args.epochs
+    arch = ARCH if args.arch is None else args.arch
     try:
         multiply_adds(arch)
     except ValueError as e:
@@ -262,6 +274,7 @@ def fit(team, model, opt, schedule, loss_fn, loader, test, classes, epochs, cloc
     """
     from tinytorch import Tensor
 
+    from tito.milestone_script import diverged
     from tito.ui import training_progress
 
     buffers = [b for _, b in model.named_buffers()]  # batch-norm running statistics
@@ -286,6 +299,8 @@ def fit(team, model, opt, schedule, loss_fn, loader, test, classes, epochs, cloc
                 batch_loss, batch_correct = team.add_gradients(
                     params, len(y) / len(labels), stats
                 )
+                if not math.isfinite(batch_loss):  # the same sum on every rank
+                    raise diverged(batch_loss / len(labels), "training loss")
                 opt.step()
                 schedule.step()
                 loss_sum += batch_loss

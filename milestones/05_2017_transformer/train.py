@@ -47,6 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         fraction,
         positive_float,
         positive_int,
+        seed,
     )
 
     ap = ArgumentParser(
@@ -75,7 +76,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     ap.add_argument("--lr", type=positive_float, help="peak learning rate (overrides)")
     ap.add_argument("--dropout", type=fraction, help="dropout (default 0; overrides)")
-    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--seed", type=seed, default=1337)
     ap.add_argument(
         "--workers",
         type=positive_int,
@@ -103,10 +104,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     from tito.errors import TitoError
     from tito.milestone_script import (
+        check_threads,
         check_workers,
         fail,
         keep_freed_memory,
         open_workspace,
+        unfinished,
         use_threads,
     )
 
@@ -122,6 +125,7 @@ def main(argv=None) -> int:
         )
     batch = CONFIGS["quick" if args.quick else args.config]["batch_size"]
     try:
+        check_threads(args.threads)
         args.workers = check_workers(args.workers, batch)
     except TitoError as e:
         return fail(e.what, e.todo)
@@ -136,6 +140,8 @@ def main(argv=None) -> int:
         return run(args, ws / "milestones" / SLUG)
     except TitoError as e:
         return fail(e.what, e.todo)
+    except NotImplementedError as e:
+        return unfinished(e, "13")
     except ImportError as e:
         if getattr(e, "name", None) == "tinytorch":
             return fail(
@@ -173,6 +179,7 @@ def train(args, out_dir: Path) -> int:
     text = load_text(args.dataset, args.data_dir)
     corpus = build_corpus(text, args.tokenizer, args.bpe_vocab)
     check_length(corpus, cfg["block_size"], args.dataset)
+    encode_prompt(corpus.tokenizer, args.prompt, text)  # fail now, not after training
     model_cfg = dict(
         vocab_size=corpus.tokenizer.vocab_size,
         block_size=cfg["block_size"],
@@ -184,7 +191,6 @@ def train(args, out_dir: Path) -> int:
     describe(args, cfg, corpus, model)
 
     history, tokens_per_second, final_val = fit(model, corpus, cfg, args, clock)
-    sample = generate_text(model, corpus.tokenizer, args)
     results = {
         "milestone": SLUG,
         "metric": "val_loss",
@@ -209,9 +215,11 @@ def train(args, out_dir: Path) -> int:
         "load_average": clock.load_average(),
         "sample": {"prompt": args.prompt, "temperature": args.temperature},
     }
-    results["sample"]["text"] = sample
     kept = keep_previous(out_dir, OUTPUTS)
     save_outputs(out_dir, model, model_cfg, corpus.tokenizer, args.tokenizer, results)
+    sample = generate_text(model, corpus.tokenizer, args)
+    results["sample"]["text"] = sample
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
     print(
         f"\nvalidation loss {final_val:.4f} on the whole validation split "
@@ -298,7 +306,8 @@ def fit_rank(team, model, opt, schedule, corpus, cfg, seed, clock):
                     bar.update(task, stats=losses)
                     bar.console.print(
                         f"step {step:5d}  {losses}  {point['minutes']:6.2f} min  "
-                        f"{tps:6,.0f} tok/s  (CPU {point['cpu_minutes']:.2f} min, "
+                        + (f"{tps:6,.0f} tok/s  " if step else " " * 13)
+                        + f"(CPU {point['cpu_minutes']:.2f} min, "
                         f"load {point['load']:.1f})",
                         soft_wrap=True,
                     )
@@ -327,7 +336,7 @@ def evaluate(team, model, probes, step, clock, tps) -> dict:
         "val_loss": mean_loss(team, model, probes["val"]),
         "minutes": round(elapsed["seconds"] / 60, 3),
         "cpu_minutes": round(float(cpu[0]) / 60, 3),
-        "tokens_per_second": round(tps, 1),
+        "tokens_per_second": round(tps, 1) if step else None,  # none yet at 0
         "load": round(os.getloadavg()[0], 2),
     }
 
@@ -361,14 +370,20 @@ def make_optimizer(model, cfg):
 
 def train_step(team, model, opt, rows, batch_size):
     """Forward and backward on this rank's rows, add up, clip, step."""
+    import math
+
     from tinytorch.optim import clip_grad_norm_
+
+    from tito.milestone_script import diverged
 
     params = model.parameters()
     _, loss = model(rows[:, :-1], rows[:, 1:])
     opt.zero_grad()
     loss.backward()
     team.add_gradients(params, len(rows) / batch_size)
-    clip_grad_norm_(params, 1.0)
+    norm = float(clip_grad_norm_(params, 1.0))  # of the summed gradients: every rank's
+    if not math.isfinite(norm):
+        raise diverged(norm, "gradient norm")
     opt.step()
 
 
@@ -412,32 +427,36 @@ def split_loss(team, model, ids, block) -> float:
 def generate_text(model, tokenizer, args) -> str:
     import numpy as np
 
-    try:
-        prompt = tokenizer.encode(args.prompt)
-    except ValueError as e:
-        raise _prompt_error(args.prompt, e) from None
-    if not prompt:
-        raise _prompt_error(args.prompt, "it is empty")
+    prompt = encode_prompt(tokenizer, args.prompt)
     ids = model.generate(
         np.asarray(prompt), args.length, args.temperature, args.top_k, rng=args.seed
     )
     return tokenizer.decode(ids.tolist())
 
 
-def _prompt_error(prompt, reason):
+def encode_prompt(tokenizer, prompt: str, text: str = "") -> list[int]:
+    """The prompt's token ids; a TitoError if the tokenizer cannot encode it.
+
+    `text` (the training text, when at hand) supplies an example that works.
+    """
     from tito.errors import TitoError
 
-    return TitoError(
-        f"Cannot generate from the prompt {prompt!r}: {reason}",
-        "Pass --prompt with characters from the training text, e.g. --prompt 'ROMEO:'.",
-    )
+    try:
+        ids = tokenizer.encode(prompt)
+        reason = "" if ids else "it is empty"
+    except ValueError as e:
+        ids, reason = [], str(e).split(";")[0]
+    if reason:
+        example = (text.split(":")[0] + ":")[:20] if ":" in text[:200] else text[:6]
+        raise TitoError(
+            f"Cannot generate from the prompt {prompt!r}: {reason}.",
+            "Pass a --prompt made of characters from the training text"
+            + (f", e.g. --prompt {example!r}." if example else "."),
+        )
+    return ids
 
 
 def sample_saved(args, out_dir: Path) -> int:
-    from tinytorch.models.gpt import GPT
-    from tinytorch.text.tokenizers import BPETokenizer, CharTokenizer
-    from tinytorch.training import load_checkpoint
-
     from tito.errors import TitoError
 
     config = out_dir / "config.json"
@@ -446,13 +465,35 @@ def sample_saved(args, out_dir: Path) -> int:
             f"No trained model in {out_dir}.",
             "Train one first: `tito milestone run 05` (or --quick for a tiny one).",
         )
-    saved = json.loads(config.read_text())
-    model = GPT(**saved["model"])
-    load_checkpoint(out_dir / "model.npz", model)
-    kind = CharTokenizer if saved["tokenizer"] == "char" else BPETokenizer
-    tokenizer = kind.load(out_dir / "tokenizer.json")
+    model, tokenizer = load_saved(out_dir)
     print(generate_text(model, tokenizer, args))
     return 0
+
+
+def load_saved(out_dir: Path):
+    """The model and tokenizer saved in out_dir; a TitoError if they are damaged."""
+    import zipfile
+
+    from tinytorch.models.gpt import GPT
+    from tinytorch.text.tokenizers import BPETokenizer, CharTokenizer
+    from tinytorch.training import load_checkpoint
+
+    from tito.errors import TitoError
+
+    try:
+        saved = json.loads((out_dir / "config.json").read_text())
+        model = GPT(**saved["model"])
+        load_checkpoint(out_dir / "model.npz", model)
+        kind = CharTokenizer if saved["tokenizer"] == "char" else BPETokenizer
+        tokenizer = kind.load(out_dir / "tokenizer.json")
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise TitoError(
+            f"The model saved in {out_dir} cannot be loaded: {why}.",
+            "Train again (`tito milestone run 05`), or copy back a run kept in "
+            f"{out_dir / 'previous'}.",
+        ) from None
+    return model, tokenizer
 
 
 if __name__ == "__main__":

@@ -103,6 +103,9 @@ BAD = [
     ("04", ["--lr", "nan"], "--lr"),
     ("04", ["--lr", "0"], "--lr"),
     ("04", ["--threads", "0"], "--threads"),
+    ("04", ["--threads", "10000"], "more than the"),
+    ("04", ["--seed", "-1"], "--seed"),
+    ("04", ["--arch", ""], "unknown layer ''"),
     ("04", ["--workers", "64"], "more than the"),
     ("04", ["--arch", "xyz"], "unknown layer 'xyz'"),
     ("04", ["--arch", "c24,r48"], "keeps its width"),
@@ -114,6 +117,8 @@ BAD = [
     ("05", ["--temperature", "-1"], "--temperature"),
     ("05", ["--top-k", "0"], "--top-k"),
     ("05", ["--length", "-5"], "--length"),
+    ("05", ["--seed", "5000000000"], "--seed"),
+    ("05", ["--quick", "--prompt", "ROMEO: €"], "Cannot generate from the prompt"),
     ("05", ["--tokenizer", "bpe", "--bpe-vocab", "5"], "--bpe-vocab 5"),
 ]
 
@@ -158,3 +163,33 @@ def test_ctrl_c_stops_a_run_quietly(workspace):
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "Interrupted.", err
     assert "Traceback" not in err, err
+
+
+def test_a_diverging_run_stops_and_saves_nothing(workspace, tmp_path):
+    ws = tmp_path / "ws"
+    export_reference(COURSE, ws)
+    for milestone, argv in [
+        ("04", ["--quick", "--dataset", "shapes", "--lr", "1e30"]),
+        ("05", ["--quick", "--lr", "1e10"]),
+    ]:
+        done = run(milestone, ws, *argv)
+        assert done.returncode == 1, done.stderr[-2000:]
+        what, todo = done.stderr.strip().splitlines()[-2:]
+        assert "Training diverged" in what and "--lr" in todo, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        assert not (ws / "milestones" / COURSE.milestone(milestone).slug).exists()
+
+
+def test_a_damaged_saved_model_is_named_when_sampling(workspace, tmp_path):
+    import shutil
+
+    out = workspace / "milestones" / COURSE.milestone("05").slug
+    if not (out / "model.npz").is_file():
+        assert run("05", workspace, "--quick", "--steps", "2").returncode == 0
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    saved = copy / "milestones" / COURSE.milestone("05").slug / "model.npz"
+    saved.write_bytes(saved.read_bytes()[:100])
+    done = run("05", copy, "--sample")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "cannot be loaded" in done.stderr and "previous" in done.stderr

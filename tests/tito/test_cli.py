@@ -242,3 +242,17 @@ def test_suggested_commands_carry_a_workspace_named_on_the_command_line(
     flag = f"--workspace {workspace.root}"
     assert f"`tito module test 02 {flag}`" in started.stdout, started.stdout
     assert f"`tito module test 02 {flag}`" in locked.stderr, locked.stderr
+
+
+def test_dev_build_refuses_a_package_it_did_not_make_and_rebuilds_its_own(tmp_path):
+    own = tmp_path / "own" / "tinytorch"
+    own.mkdir(parents=True)
+    (own / "__init__.py").write_text("MY INIT")
+    out = tito("dev", "build", str(tmp_path / "own"))
+    assert out.returncode == 1 and "was not made by `tito dev build`" in out.stderr
+    assert (own / "__init__.py").read_text() == "MY INIT"
+
+    fresh = tmp_path / "ref"
+    assert tito("dev", "build", str(fresh)).returncode == 0
+    again = tito("dev", "build", str(fresh))
+    assert again.returncode == 0, again.stderr

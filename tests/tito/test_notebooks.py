@@ -18,9 +18,13 @@ def test_percent_source_reads_as_cells(course):
     assert cells[1].directives == {"default_exp": "ops.double"}
 
 
-def test_unreadable_notebook_names_the_file(tmp_path):
+@pytest.mark.parametrize(
+    "text",
+    ['{"cells": [', '{"cells": 5}', "[]", '{"cells": [{"cell_type": 3}]}'],
+)
+def test_unreadable_notebook_names_the_file(tmp_path, text):
     path = tmp_path / "broken.ipynb"
-    path.write_text('{"cells": [')
+    path.write_text(text)
     with pytest.raises(TitoError, match="broken.ipynb is not a readable notebook"):
         read_cells(path)
 

@@ -150,3 +150,18 @@ def test_a_folder_where_the_notebook_belongs_is_named_by_start_and_test(workspac
         with pytest.raises(TitoError, match="is a folder, where the module"):
             step(workspace, m)
     assert (workspace.notebook(m) / "mine.txt").read_text() == "kept"
+
+
+def test_reset_brings_back_a_deleted_package_for_a_given_module(workspace):
+    import shutil
+
+    from tito.state import module_state
+    from tito.workspace import reset_module
+
+    m = workspace.course.module(1)
+    shutil.rmtree(workspace.package_dir)
+    state = module_state(workspace, m, progress.load(workspace.root))
+    assert (state.status, state.fix) == ("missing", "tito module reset 01")
+    reset_module(workspace, m)
+    assert (workspace.package_dir / "__init__.py").is_file()
+    assert module_state(workspace, m, progress.load(workspace.root)).status == "given"

@@ -5,6 +5,11 @@ from typing import Annotated
 
 import typer
 
+from tito.cli.options import seconds
+
+SecondsOpt = Annotated[
+    float, typer.Option(help="Seconds per check run.", callback=seconds)
+]
 app = typer.Typer(
     no_args_is_help=True, help="Instructor commands: build, release, verify, grade."
 )
@@ -23,8 +28,21 @@ def build(dest: Annotated[Path, typer.Argument(help="Folder to export into.")]):
             "Build into a folder of its own, e.g. `tito dev build /tmp/ref`.",
         )
     course = load_course()
+    package = dest / course.package
+    marker = package / BUILD_MARKER
+    if package.exists() and not marker.is_file():
+        raise TitoError(
+            f"{package} exists and was not made by `tito dev build`; "
+            "building would write over it.",
+            "Build into another folder, or move that one aside first.",
+        )
     course.require_solutions()
     print(export_reference(course, dest))
+    marker.write_text("made by `tito dev build`; it may build here again\n")
+
+
+# In a package `tito dev build` made: it may replace that package, no other.
+BUILD_MARKER = ".tito-dev-build"
 
 
 @app.command("release")
@@ -60,7 +78,7 @@ def verify(
     modules: Annotated[
         list[str] | None, typer.Argument(help="Modules to verify (default: all).")
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per check run.")] = 600.0,
+    timeout: SecondsOpt = 600.0,
 ):
     """Check that every solution passes its checks and every template fails them."""
     from tito import ui
@@ -91,7 +109,7 @@ def grade(
         list[str] | None,
         typer.Option("--module", "-m", help="Grade only these modules."),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per check run.")] = 300.0,
+    timeout: SecondsOpt = 300.0,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ):
     """Run the course's checks on every workspace of a class, changing none of them."""

@@ -4,12 +4,15 @@ from typing import Annotated
 
 import typer
 
-from tito.cli.options import JsonOpt, ModuleArg, TimeoutOpt, WorkspaceOpt
+from tito.cli.options import JsonOpt, ModuleArg, TimeoutOpt, WorkspaceOpt, seconds
 
 app = typer.Typer(no_args_is_help=True, help="Work on a module: start, export, test.")
 
 CellTimeoutOpt = Annotated[
-    float, typer.Option("--cell-timeout", help="Seconds each notebook cell may run.")
+    float,
+    typer.Option(
+        "--cell-timeout", help="Seconds each notebook cell may run.", callback=seconds
+    ),
 ]
 
 

@@ -1,5 +1,6 @@
 """Options shared by several commands, declared once."""
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,20 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 ModuleArg = Annotated[
     str, typer.Argument(help="Module: 9, 09, 09_convolutions or convolutions.")
 ]
+
+
+def seconds(value: float) -> float:
+    """A typer callback: a time limit must be a finite number of seconds > 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value} is not a number of seconds above 0.")
+    return value
+
+
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", help="Seconds before the checks are stopped.")
+    float,
+    typer.Option(
+        "--timeout", help="Seconds before the checks are stopped.", callback=seconds
+    ),
 ]
 
 
