@@ -138,3 +138,12 @@ def test_every_data_command_has_help():
         assert command.callback.__doc__, command.name
     result = CliRunner().invoke(app, ["download", "--help"])
     assert result.exit_code == 0 and "--data-dir" in result.output
+
+
+def test_a_data_folder_that_is_a_file_is_named(tmp_path):
+    afile = tmp_path / "data.txt"
+    afile.write_text("not a folder")
+    listed = run("list", env={"TINYTORCH_DATA": str(afile)})
+    assert listed.returncode == 1
+    lines = listed.stderr.strip().splitlines()
+    assert len(lines) == 2 and "which is a file, not a folder" in lines[0]

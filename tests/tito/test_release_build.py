@@ -54,3 +54,13 @@ def test_release_refuses_a_course_inside_a_workspace(course):
     (course.root / ".tito").mkdir()
     with pytest.raises(TitoError, match="workspace"):
         release(course)
+
+
+def test_a_solution_whose_export_cell_does_not_compile_is_refused(course):
+    solution = course.path("solutions/02_doubling.py")
+    solution.write_text(solution.read_text() + "\n# %%\n#| export\ndef broken(:\n")
+    template = course.path("modules/02_doubling/doubling.ipynb")
+    before = template.read_bytes()
+    with pytest.raises(TitoError, match="cell"):
+        release(course)
+    assert template.read_bytes() == before

@@ -120,7 +120,7 @@ def grade(
     course = load_course()
     selected = graded_modules(course, modules)
     grades = []
-    for root in workspaces:
+    for root in dict.fromkeys(p.resolve() for p in workspaces):  # each once
         ui.note(f"grading {root}")
         grades.append(grade_workspace(course, root, selected, timeout))
     if json:

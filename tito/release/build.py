@@ -51,6 +51,7 @@ def template_text(course: Course, m: Module) -> str:
 
 def release(course: Course, check: bool = False) -> list[Outcome]:
     """Regenerate (or with `check`, only compare) every module's template."""
+    from tito.export import notebook_code
     from tito.files import write_atomic
 
     _refuse_workspace(course)
@@ -61,6 +62,7 @@ def release(course: Course, check: bool = False) -> list[Outcome]:
             outcomes.append(Outcome(m, dest, "no solution"))
             continue
 
+        notebook_code(course.path(m.solution))  # exported cells must compile
         text = template_text(course, m)
         current = dest.read_text(encoding="utf-8") if dest.is_file() else None
         if current == text:
