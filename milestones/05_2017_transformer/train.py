@@ -45,6 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     from tito.milestone_script import (
         ArgumentParser,
         fraction,
+        non_negative_float,
         positive_float,
         positive_int,
         seed,
@@ -91,7 +92,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     ap.add_argument("--sample", action="store_true", help="only sample a saved model")
     ap.add_argument("--prompt", default="ROMEO:")
-    ap.add_argument("--temperature", type=positive_float, default=0.8)
+    ap.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=0.8,
+        help="0 always takes the likeliest token",
+    )
     ap.add_argument(
         "--top-k", type=positive_int, help="sample from the k likeliest tokens only"
     )
