@@ -316,11 +316,14 @@ def sample_token(logits, temperature=1.0, top_k=None, rng=None):
     if temperature == 0:
         return logits.argmax(axis=-1)
     ### BEGIN SOLUTION
-    logits = logits / temperature
+    # shift before dividing: a tiny temperature then sends the others to
+    # -inf, never the largest to +inf (which would make every probability NaN)
+    with np.errstate(over="ignore"):  # -inf is the intended result
+        logits = (logits - logits.max(axis=-1, keepdims=True)) / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = np.partition(logits, -top_k, axis=-1)[:, -top_k, None]  # (B, 1)
         logits = np.where(logits < kth, -np.inf, logits)
-    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs = np.exp(logits)  # the largest is exp(0) = 1
     cdf = np.cumsum(probs, axis=-1)  # (B, V)
     u = rng.random((logits.shape[0], 1)) * cdf[:, -1:]
     return np.minimum((cdf <= u).sum(axis=-1), logits.shape[-1] - 1)

@@ -64,8 +64,18 @@ def use_threads(threads: int | None, fall_back_when_busy: bool = False) -> int |
 
 
 def open_workspace(given: str | None, script: str) -> Path:
-    """The learner's workspace, importable, with the script's own folder after it."""
+    """The learner's workspace, importable, with the script's own folder after it.
+
+    A TitoError if that folder does not exist.
+    """
     ws = Path(given or os.environ.get("TITO_WORKSPACE") or "workspace").resolve()
+    if not ws.is_dir():
+        from tito.errors import TitoError
+
+        raise TitoError(
+            f"There is no workspace at {ws}.",
+            "Pass --workspace with your tito workspace, or run `tito init`.",
+        )
     sys.path.insert(0, str(ws))
     sys.path.insert(1, str(Path(script).resolve().parent))
     return ws

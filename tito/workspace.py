@@ -200,7 +200,7 @@ def start_module(ws: Workspace, m: Module, force: bool = False):
     template = _template(ws, m)
     dest = ws.notebook(m)
     saved = None
-    _refuse_folder(dest)
+    _refuse_folder(dest, m)
     if dest.exists():
         if not force:
             return dest, None, False
@@ -210,13 +210,13 @@ def start_module(ws: Workspace, m: Module, force: bool = False):
     return dest, saved, True
 
 
-def _refuse_folder(notebook: Path) -> None:
+def _refuse_folder(notebook: Path, m: Module) -> None:
     """A folder where the notebook belongs: neither start nor test can go on."""
     if notebook.is_dir():
         raise TitoError(
             f"{notebook} is a folder, where the module's notebook belongs.",
             "Move that folder aside (keep what is in it), then "
-            "`tito module start` again.",
+            f"`tito module start {m.number:02d}` again.",
         )
 
 
@@ -244,7 +244,7 @@ def export_module(ws: Workspace, m: Module) -> Path:
     from tito.export import export_notebook, notebook_code, write_package_inits
 
     notebook = ws.notebook(m)
-    _refuse_folder(notebook)
+    _refuse_folder(notebook, m)
     if not notebook.is_file():
         raise TitoError(
             f"Module {m.slug} is not started: there is no {notebook}.",

@@ -36,7 +36,8 @@ class Residual(nn.Module):
 def parse_arch(arch=ARCH, image_size=32):
     """The spec as a list of tokens: ("c", N), ("p",) or ("r", N).
 
-    A ValueError names the first token that is not cN, p or rN (N >= 1), a
+    A ValueError names the first token that is not cN, p or rN (N from 1 to
+    4096: wider layers would not fit in memory), a
     residual block whose N is not the width before it (it adds its input to its
     output), or the pool that would shrink the image below one pixel.
     """
@@ -50,7 +51,7 @@ def parse_arch(arch=ARCH, image_size=32):
                     f"'{arch}' pools a {image_size}-pixel image to nothing"
                 )
             layers.append(("p",))
-        elif kind in ("c", "r") and number.isdigit() and int(number) >= 1:
+        elif kind in ("c", "r") and number.isdigit() and 1 <= int(number) <= 4096:
             if kind == "r" and int(number) != channels:
                 raise ValueError(
                     f"'{token}' in '{arch}' follows {channels} channels; a residual "

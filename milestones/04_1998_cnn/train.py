@@ -103,7 +103,10 @@ def main(argv=None) -> int:
     if args.workers > 1 and args.threads is None:
         args.threads = 1  # one process per core already uses every core
     args.threads = use_threads(args.threads)
-    ws = open_workspace(args.workspace, __file__)
+    try:
+        ws = open_workspace(args.workspace, __file__)
+    except TitoError as e:
+        return fail(e.what, e.todo)
 
     keep_freed_memory()
     try:

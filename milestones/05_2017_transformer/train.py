@@ -138,7 +138,10 @@ def main(argv=None) -> int:
     if args.workers > 1 and args.threads is None:
         args.threads = 1  # one process per core already uses every core
     args.threads = use_threads(args.threads, fall_back_when_busy=True)
-    ws = open_workspace(args.workspace, __file__)
+    try:
+        ws = open_workspace(args.workspace, __file__)
+    except TitoError as e:
+        return fail(e.what, e.todo)
 
     keep_freed_memory()
     try:
@@ -492,7 +495,14 @@ def load_saved(out_dir: Path):
         load_checkpoint(out_dir / "model.npz", model)
         kind = CharTokenizer if saved["tokenizer"] == "char" else BPETokenizer
         tokenizer = kind.load(out_dir / "tokenizer.json")
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        if tokenizer.vocab_size != saved["model"]["vocab_size"]:
+            raise ValueError(
+                f"its tokenizer has {tokenizer.vocab_size} tokens, the model "
+                f"{saved['model']['vocab_size']}"
+            )
+    except (
+        OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile
+    ) as e:  # fmt: skip
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise TitoError(
             f"The model saved in {out_dir} cannot be loaded: {why}.",

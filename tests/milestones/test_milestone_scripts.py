@@ -109,6 +109,7 @@ BAD = [
     ("04", ["--threads", "10000"], "more than the"),
     ("04", ["--seed", "-1"], "--seed"),
     ("04", ["--arch", ""], "unknown layer ''"),
+    ("04", ["--arch", "c100000000"], "unknown layer 'c100000000'"),
     ("04", ["--workers", "64"], "more than the"),
     ("04", ["--arch", "xyz"], "unknown layer 'xyz'"),
     ("04", ["--arch", "c24,r48"], "keeps its width"),
@@ -183,7 +184,32 @@ def test_a_diverging_run_stops_and_saves_nothing(workspace, tmp_path):
         assert not (ws / "milestones" / COURSE.milestone(milestone).slug).exists()
 
 
-def test_a_damaged_saved_model_is_named_when_sampling(workspace, tmp_path):
+def _empty(path):
+    path.write_bytes(b"")
+
+
+def _truncated(path):
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _fewer_tokens(path):
+    saved = json.loads(path.read_text())
+    saved["chars"] = saved["chars"][:10]
+    path.write_text(json.dumps(saved))
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("model.npz", _empty),
+        ("model.npz", _truncated),
+        ("config.json", _truncated),
+        ("tokenizer.json", _fewer_tokens),
+    ],
+)
+def test_a_damaged_saved_model_is_named_when_sampling(
+    workspace, tmp_path, name, damage
+):
     import shutil
 
     out = workspace / "milestones" / COURSE.milestone("05").slug
@@ -191,8 +217,15 @@ def test_a_damaged_saved_model_is_named_when_sampling(workspace, tmp_path):
         assert run("05", workspace, "--quick", "--steps", "2").returncode == 0
     copy = tmp_path / "ws"
     shutil.copytree(workspace, copy)
-    saved = copy / "milestones" / COURSE.milestone("05").slug / "model.npz"
-    saved.write_bytes(saved.read_bytes()[:100])
+    damage(copy / "milestones" / COURSE.milestone("05").slug / name)
     done = run("05", copy, "--sample")
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert "cannot be loaded" in done.stderr and "previous" in done.stderr
+
+
+def test_a_workspace_that_does_not_exist_is_named(tmp_path):
+    for milestone in ("04", "05"):
+        done = run(milestone, tmp_path / "nowhere", "--quick")
+        assert done.returncode == 1
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 2 and "There is no workspace at" in lines[0], done.stderr

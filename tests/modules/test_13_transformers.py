@@ -205,6 +205,8 @@ def test_temperature_and_top_k():
     assert set(np.unique(top2)) == {0, 1}
     assert abs((top2 == 0).mean() - 0.5 / 0.8) < 0.03
     assert np.all(sample_token(logits[:3], temperature=0) == 0)
+    # a tiny temperature is nearly greedy, not NaN: every draw is the largest
+    assert np.all(sample_token(logits[:50], temperature=1e-300, rng=2) == 0)
 
 
 def test_generate_leaves_mode_and_graph_alone():
