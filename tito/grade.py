@@ -18,6 +18,9 @@ from tito.course import Course, Module
 from tito.errors import TitoError
 from tito.workspace import Workspace, export_module
 
+# the reasons a path gets when it is not a tito workspace at all
+NO_WORKSPACE = ("not a tito workspace", "no such folder")
+
 
 @dataclass
 class Grade:
@@ -27,6 +30,11 @@ class Grade:
     passed: int = 0
     total: int = 0
     reason: str = ""
+
+    @property
+    def no_workspace(self) -> bool:
+        """The path graded is not a tito workspace at all (a typo, often)."""
+        return self.reason in NO_WORKSPACE
 
     def to_json(self) -> dict:
         return {
@@ -52,7 +60,7 @@ def grade_workspace(
     """Grade one learner workspace on `modules`; never changes `root`."""
     root = Path(root).resolve()
     if not (root / ".tito").is_dir():
-        why = "not a tito workspace" if root.exists() else "no such folder"
+        why = NO_WORKSPACE[0] if root.exists() else NO_WORKSPACE[1]
         return [Grade(root, m, "unreadable", reason=why) for m in modules]
 
     with tempfile.TemporaryDirectory(prefix="tito-grade-") as tmp:

@@ -98,61 +98,51 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+def number_type(convert, ok, expected: str):
+    """An argparse type: `convert(text)` if `ok` of it, else an error that says
+    what was `expected`."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = expected
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+positive_int = number_type(int, lambda v: v >= 1, "a whole number >= 1")
+positive_float = number_type(
+    float, lambda v: math.isfinite(v) and v > 0, "a number > 0"
+)
+non_negative_float = number_type(  # a temperature
+    float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0"
+)
+fraction = number_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")  # dropout
+seed = number_type(int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 
 
-def seed(text: str) -> int:
-    """An argparse type: a random seed, a whole number from 0 to 2**32 - 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number from 0 to 4294967295, got {text!r}"
-        )
-    return value
+def add_parallel_options(ap: argparse.ArgumentParser, busy: str = "") -> None:
+    """--workers and --threads, the same in every training script.
 
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number of at least 0 (a temperature)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def fraction(text: str) -> float:
-    """An argparse type: a probability p with 0 <= p < 1 (dropout)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+    `busy` adds what the script does on a busy machine to --threads' help.
+    """
+    ap.add_argument(
+        "--workers",
+        type=positive_int,
+        help="training processes, each with a share of every batch (default: one "
+        "per core; 1 trains in this process)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=positive_int,
+        help=f"BLAS threads per process (default: 1 with several workers, else "
+        f"NumPy's{busy})",
+    )
 
 
 def check_workers(workers: int | None, parallel_rows: int) -> int:

@@ -33,6 +33,7 @@ QUICK_TRAIN, QUICK_EPOCHS, QUICK_LR = 5120, 2, 0.05
 def parse_args(argv=None) -> argparse.Namespace:
     from tito.milestone_script import (
         ArgumentParser,
+        add_parallel_options,
         positive_float,
         positive_int,
         seed,
@@ -58,17 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--quick", action="store_true", help="a small subset, two short epochs"
     )
     ap.add_argument("--arch", help="network spec (see model.py); default: model.ARCH")
-    ap.add_argument(
-        "--workers",
-        type=positive_int,
-        help="training processes, each with a share of every batch (default: one "
-        "per core; 1 trains in this process)",
-    )
-    ap.add_argument(
-        "--threads",
-        type=positive_int,
-        help="BLAS threads per process (default: 1 with several workers, else NumPy's)",
-    )
+    add_parallel_options(ap)
     args = ap.parse_args(argv)
     if args.lr is None:
         args.lr = QUICK_LR if args.quick else 0.2

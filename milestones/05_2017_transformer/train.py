@@ -44,6 +44,7 @@ CONFIGS = {
 def parse_args(argv=None) -> argparse.Namespace:
     from tito.milestone_script import (
         ArgumentParser,
+        add_parallel_options,
         fraction,
         non_negative_float,
         positive_float,
@@ -78,18 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lr", type=positive_float, help="peak learning rate (overrides)")
     ap.add_argument("--dropout", type=fraction, help="dropout (default 0; overrides)")
     ap.add_argument("--seed", type=seed, default=1337)
-    ap.add_argument(
-        "--workers",
-        type=positive_int,
-        help="training processes, each with a share of every batch (default: one "
-        "per core; 1 trains in this process)",
-    )
-    ap.add_argument(
-        "--threads",
-        type=positive_int,
-        help="BLAS threads per process (default: 1 with several workers; else "
-        "NumPy's, or 1 when the machine is busy)",
-    )
+    add_parallel_options(ap, busy=", or 1 when the machine is busy")
     ap.add_argument("--sample", action="store_true", help="only sample a saved model")
     ap.add_argument("--prompt", default="ROMEO:")
     ap.add_argument(
@@ -224,6 +214,8 @@ def train(args, out_dir: Path) -> int:
         "load_average": clock.load_average(),
         "sample": {"prompt": args.prompt, "temperature": args.temperature},
     }
+    # saved before sampling, so that nothing trained is lost if sampling fails;
+    # results.json is written again with the sample
     kept = keep_previous(out_dir, OUTPUTS)
     save_outputs(out_dir, model, model_cfg, corpus.tokenizer, args.tokenizer, results)
     sample = generate_text(model, corpus.tokenizer, args)

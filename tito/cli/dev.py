@@ -10,6 +10,8 @@ from tito.cli.options import seconds
 SecondsOpt = Annotated[
     float, typer.Option(help="Seconds per check run.", callback=seconds)
 ]
+# In a package `tito dev build` made: it may replace that package, no other.
+BUILD_MARKER = ".tito-dev-build"
 app = typer.Typer(
     no_args_is_help=True, help="Instructor commands: build, release, verify, grade."
 )
@@ -39,10 +41,6 @@ def build(dest: Annotated[Path, typer.Argument(help="Folder to export into.")]):
     course.require_solutions()
     print(export_reference(course, dest))
     marker.write_text("made by `tito dev build`; it may build here again\n")
-
-
-# In a package `tito dev build` made: it may replace that package, no other.
-BUILD_MARKER = ".tito-dev-build"
 
 
 @app.command("release")
@@ -135,7 +133,7 @@ def _refuse_unreadable(firsts) -> None:
     """Exit 1 naming the paths that are no workspace at all (after the table)."""
     from tito.errors import TitoError
 
-    bad = [g for g in firsts if g.reason in ("not a tito workspace", "no such folder")]
+    bad = [g for g in firsts if g.no_workspace]
     if bad:
         names = ", ".join(f"{g.workspace} ({g.reason})" for g in bad)
         raise TitoError(
