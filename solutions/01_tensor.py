@@ -52,6 +52,7 @@ Custom ops with a hand-written backward use `op_result` (or, PyTorch-style,
 """
 
 import functools
+import sys
 
 import numpy as np
 
@@ -826,7 +827,14 @@ def pad(a, pad_width, value=0.0):
 # may have handed the same array to another parent.
 #
 # When a leaf (a tensor made by the user, such as a parameter) receives its
-# gradient it is stored in `.grad`, added to any gradient already there. After
+# gradient it is stored in `.grad`, added to any gradient already there. The
+# stored array is changed in place later (the next accumulation, gradient
+# clipping), so it must be the leaf's alone: the gradient passed to
+# `backward()` and an array another leaf already holds are copied first, and
+# so is a view, unless nothing but that view refers to the array beneath it
+# (a backward's fresh array handed back transposed; copying it would cost as
+# much as the backward itself). The walk itself never writes into the
+# gradient it was given, so that one is not copied up front. After
 # the walk each node drops its closure, so the arrays the closures held can be
 # freed; `retain_graph=True` keeps them for a second backward.
 
@@ -862,7 +870,7 @@ def _topological_order(root):
 def _run_backward(root, seed, retain_graph):
     grads = {id(root): seed}
     owned = set()  # arrays the walk allocated itself: safe to add to in place
-    given = set()  # arrays already stored in some leaf's .grad
+    given = {id(seed)}  # arrays a leaf must copy: the caller's, or another leaf's
     for node in reversed(_topological_order(root)):
         g = grads.pop(id(node), None)
         if g is None:
@@ -890,12 +898,27 @@ def _run_backward(root, seed, retain_graph):
                 owned.add(k)
 
 
+def _sole_view(g):
+    """Whether g is a writeable view of an array nothing else refers to.
+
+    Such a view (a transpose or slice a backward made of its own fresh array)
+    may be kept as it is: no other array can see its memory change.
+    """
+    return (
+        isinstance(g.base, np.ndarray)
+        and g.base.base is None
+        and g.flags.writeable
+        and sys.getrefcount(g.base) <= 2  # g's reference, and the call's own
+    )
+
+
 def _store_leaf_grad(leaf, g, given):
     dtype = leaf.data.dtype
     if leaf.grad is not None:
         np.add(leaf.grad, g, out=leaf.grad)
         return
-    if g.base is not None or id(g) in given or g.dtype != dtype:
+    shared = id(g) in given or (g.base is not None and not _sole_view(g))
+    if shared or g.dtype != dtype:
         g = np.array(g, dtype=dtype)  # own copy: safe to change in place
     if g.shape != leaf.data.shape:
         raise RuntimeError(
@@ -1019,8 +1042,8 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.array(grad.data if isinstance(grad, Tensor) else grad)
-            seed = seed.astype(self.data.dtype, copy=False)
+            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            seed = seed.astype(self.data.dtype, copy=False)  # never written to
             if seed.shape != self.data.shape:
                 raise ValueError(
                     f"backward(grad=...): grad has shape {seed.shape} but the "

@@ -239,6 +239,14 @@ def im2col(x, kernel, stride, padding):
 # then cut the padding away. Pixels no window touches (the rows dropped by the
 # floor) keep their zero.
 #
+# One detail decides the speed. In the `(M, kh * kw * C)` product, offset
+# `(u, v)`'s gradients are every ninth run of `C` numbers, and NumPy adds
+# from such short runs several times slower than from a contiguous array. So
+# the product is computed per offset instead, `grad_out @ w_uv.T` for each of
+# the `kh * kw` blocks `w_uv` (`C` rows) of the weight matrix: the same
+# arithmetic, one batched `np.matmul`, and its result `(kh, kw, N, Ho, Wo,
+# C)` hands each offset's gradients over as one contiguous image.
+#
 # `np.add.at` could scatter with index arrays too, but it is unbuffered and
 # many times slower; strided slices are the fast way.
 
@@ -248,25 +256,27 @@ import numpy as np
 
 
 def col2im(cols, shape, stride, padding):
-    """Sum the window gradients cols (N, Ho, Wo, kh, kw, C) back into an image.
+    """Sum window gradients back into an image.
 
-    shape is the input's (N, H, W, C); returns an (N, H, W, C) array (a view
-    into a padded buffer when padding > 0).
+    cols (kh, kw, N, Ho, Wo, C) holds, for each kernel offset, the gradient
+    of that offset of every window. shape is the input's (N, H, W, C);
+    returns an (N, H, W, C) array (a view into a padded buffer when
+    padding > 0).
     """
     ### BEGIN SOLUTION
     N, H, W, C = shape
-    _, Ho, Wo, kh, kw, _ = cols.shape
+    kh, kw, _, Ho, Wo, _ = cols.shape
     (sh, sw), (ph, pw) = stride, padding
     grad = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=cols.dtype)
 
-    def scatter(grad, cols):  # a block of images
+    def scatter(grad, cols):  # a block of images; cols (n, kh, kw, Ho, Wo, C)
         for u in range(kh):
             rows = slice(u, u + sh * (Ho - 1) + 1, sh)
             for v in range(kw):
                 columns = slice(v, v + sw * (Wo - 1) + 1, sw)
-                grad[:, rows, columns] += cols[:, :, :, u, v]  # (n, Ho, Wo, C)
+                grad[:, rows, columns] += cols[:, u, v]  # (n, Ho, Wo, C)
 
-    split_rows(scatter, grad, cols)
+    split_rows(scatter, grad, cols.transpose(2, 0, 1, 3, 4, 5))  # by images
     return grad[:, ph : ph + H, pw : pw + W]
     ### END SOLUTION
 
@@ -291,8 +301,9 @@ def col2im(cols, shape, stride, padding):
 # `im2col` instead of scattering with `col2im`, and NumPy copies faster than it
 # adds into strided slices; but its column matrix has `O` channels per
 # offset instead of `C`. So it pays when the layer does not widen the
-# channels (`O <= C`), as in the residual blocks, and the scatter stays for
-# the rest.
+# channels (`O <= C`), as in the residual blocks (measured: about 10% faster
+# there, and 10 to 25% slower on a layer that doubles its channels), and
+# the scatter stays for the rest.
 
 # %%
 #| export
@@ -353,7 +364,9 @@ class Conv2dFunction(Function):
                     g.reshape(out_shape), weight, ctx.padding
                 )
             else:
-                grad_cols = (g @ w_mat.T).reshape(*out_shape[:3], kh, kw, C)
+                w_offsets = w_mat.reshape(kh * kw, C, O).transpose(0, 2, 1)  # (k, O, C)
+                grad_cols = np.matmul(g, w_offsets)  # (kh * kw, M, C)
+                grad_cols = grad_cols.reshape(kh, kw, *out_shape[:3], C)
                 grad = col2im(grad_cols, (N, H, W, C), stride, ctx.padding)
             grad_x = _channels_first(grad)  # (N, C, H, W)
         return grad_x, grad_w, grad_b, None, None
@@ -445,20 +458,31 @@ print("Conv2d matches the loop and finite differences")
 # Offset `(u, v)` of every window is one strided slice of the input, so the
 # running maximum over offsets is `k * k` elementwise operations on whole
 # images, and we remember which offset won (a strict `>` keeps the first of
-# equal values). For the 2x2 windows of nearly every CNN a shortcut takes
-# fewer passes over memory: the maximum of the top pair, of the bottom pair,
-# then of the two winners. Backward sends the gradient to the winning offset
-# with one slice operation per offset: a write when windows do not overlap
-# (the usual 2x2, stride 2), an addition when they do. Average pooling is the
-# same walk with a sum, and its gradient is shared equally.
+# equal values). Backward sends the gradient to the winning offset with one
+# slice operation per offset: a write when windows do not overlap, an
+# addition when they do. Average pooling is the same walk with a sum, and its
+# gradient is shared equally.
+#
+# The 2x2 windows of nearly every CNN get a shortcut, shaped by what NumPy
+# does fast. An elementwise operation on a strided slice whose contiguous runs
+# are one pixel's channels costs about twice a plain copy of that slice plus
+# the same operation on contiguous arrays. So forward first copies the four
+# offsets apart, into one contiguous `(4, n, Ho, Wo, C)` array, then takes the
+# maximum of the top pair, of the bottom pair and of the two winners. Backward
+# is the mirror image: the four masked gradients on contiguous arrays, then
+# one copy that interleaves them into the image.
 #
 # NumPy runs each of these elementwise passes on one core. Images never mix,
 # so both directions cut the batch into blocks of images and hand one block to
 # each core with `split_rows` from module 02; the convolution's gather and
-# scatter above do the same.
+# scatter above do the same. A block too big for the core's cache is done in
+# pieces of a few images (`_in_pieces`), so that the second and later passes
+# over a piece read it from cache rather than from memory.
 
 # %%
 #| export
+import functools
+
 import numpy as np
 
 
@@ -472,11 +496,27 @@ def _offset_slices(k, stride, out_h, out_w):
             yield rows, columns
 
 
-def _max_of_four(x, slices, best, winner):
+def _quarters(x):
+    """The four offsets of 2x2 windows of x (n, H, W, C), copied apart.
+
+    Returns (4, n, Ho, Wo, C), contiguous: top-left, top-right, bottom-left,
+    bottom-right. One copy reads x once; the arithmetic then runs on
+    contiguous arrays, which NumPy does several times faster than on the
+    strided slices themselves.
+    """
+    n, H, W, C = x.shape
+    Ho, Wo = H // 2, W // 2
+    windows = x[:, : 2 * Ho, : 2 * Wo].reshape(n, Ho, 2, Wo, 2, C)
+    q = np.empty((2, 2, n, Ho, Wo, C), dtype=x.dtype)  # (u, v, n, Ho, Wo, C)
+    np.copyto(q, windows.transpose(2, 4, 0, 1, 3, 5))
+    return q.reshape(4, n, Ho, Wo, C)
+
+
+def _max_of_four(x, best, winner):
     """Max over the four offsets of 2x2 windows of x (n, H, W, C) into best,
     and the winning offset (0 to 3) into winner, both (n, Ho, Wo, C), as a
     knock-out round; ties go to the earlier offset, as in the loop."""
-    a, b, c, d = (x[:, rows, columns] for rows, columns in slices)
+    a, b, c, d = _quarters(x)
     bottom = np.maximum(c, d)
     np.maximum(a, b, out=best)  # the top pair's winner
     np.greater(b, a, out=winner.view(bool))  # 0 or 1
@@ -491,7 +531,39 @@ def _max_of_four(x, slices, best, winner):
     np.maximum(best, bottom, out=best)
 
 
-def _max_over_offsets(x, slices, best, winner):
+_OFFSETS = np.arange(4, dtype=np.uint8).reshape(4, 1, 1, 1, 1)
+
+
+def _route_to_four(g, winner, grad):
+    """Backward of _max_of_four: g (n, Ho, Wo, C) to the winners in grad
+    (n, H, W, C). Writes every input of the windows, zero where it lost."""
+    n, Ho, Wo, C = g.shape
+    parts = np.empty((2, 2, n, Ho, Wo, C), dtype=g.dtype)  # (u, v, n, Ho, Wo, C)
+    np.multiply(g, winner == _OFFSETS, out=parts.reshape(4, n, Ho, Wo, C))
+    windows = grad[:, : 2 * Ho, : 2 * Wo].reshape(n, Ho, 2, Wo, 2, C)
+    np.copyto(windows, parts.transpose(2, 3, 0, 4, 1, 5))  # one interleaving copy
+
+
+def _in_pieces(kernel, piece_bytes=1 << 20):
+    """kernel over a block of images, in pieces of about piece_bytes (all
+    arrays together) when the block is too big to stay in a core's cache.
+
+    A kernel that makes several passes over its arrays then finds them still in
+    cache on the next pass, instead of reading them from memory again.
+    """
+
+    def run(*arrays):
+        rows, size = arrays[0].shape[0], sum(a.nbytes for a in arrays)
+        if rows == 0 or size <= 4 * piece_bytes:
+            return kernel(*arrays)
+        step = max(1, piece_bytes * rows // size)
+        for lo in range(0, rows, step):
+            kernel(*(a[lo : lo + step] for a in arrays))
+
+    return run
+
+
+def _max_over_offsets(slices, x, best, winner):
     """The same for any window: a running maximum over the offsets."""
     rows, columns = slices[0]
     np.copyto(best, x[:, rows, columns])
@@ -503,7 +575,7 @@ def _max_over_offsets(x, slices, best, winner):
         np.putmask(winner, better, q)
 
 
-def _route_to_winner(g, winner, slices, overlap, grad):
+def _route_to_winner(slices, overlap, g, winner, grad):
     """Send each output gradient g (n, Ho, Wo, C) to its window's winner."""
     for q, (rows, columns) in enumerate(slices):
         if overlap:  # windows share inputs: add
@@ -522,17 +594,16 @@ class MaxPool2dFunction(Function):
             output_size(H, kernel[0], stride[0], 0),
             output_size(W, kernel[1], stride[1], 0),
         )
-        slices = list(_offset_slices(kernel, stride, Ho, Wo))
         best = np.empty((N, Ho, Wo, C), dtype=xl.dtype)
         winner = np.empty((N, Ho, Wo, C), dtype=np.uint8)
         if kernel == stride == (2, 2):  # the usual case: a shortcut
             pool = _max_of_four
         else:
-            pool = _max_over_offsets
+            slices = list(_offset_slices(kernel, stride, Ho, Wo))
+            pool = functools.partial(_max_over_offsets, slices)
         # images are independent: blocks of them on all cores
-        split_rows(lambda x, b, w: pool(x, slices, b, w), xl, best, winner)
-        ctx.winner, ctx.slices, ctx.shape = winner, slices, xl.shape
-        ctx.overlap = kernel[0] > stride[0] or kernel[1] > stride[1]
+        split_rows(_in_pieces(pool), xl, best, winner)
+        ctx.winner, ctx.shape, ctx.kernel, ctx.stride = winner, xl.shape, kernel, stride
         return _channels_first(best)  # (N, C, Ho, Wo)
         ### END SOLUTION
 
@@ -540,18 +611,19 @@ class MaxPool2dFunction(Function):
     def backward(ctx, grad_out):
         ### BEGIN SOLUTION
         g = _channels_last(grad_out)  # (N, Ho, Wo, C)
-        (rows, columns), shape = ctx.slices[-1], ctx.shape
-        tiled = not ctx.overlap and rows.stop == shape[1] and columns.stop == shape[2]
+        (H, W), (Ho, Wo) = ctx.shape[1:3], g.shape[1:3]
+        (kh, kw), (sh, sw) = ctx.kernel, ctx.stride
+        overlap = kh > sh or kw > sw
         # when the windows tile the image exactly, every input is written below
-        grad = (np.empty if tiled else np.zeros)(shape, dtype=g.dtype)  # (N, H, W, C)
-        slices, overlap = ctx.slices, ctx.overlap
-        split_rows(
-            lambda g, w, out: _route_to_winner(g, w, slices, overlap, out),
-            g,
-            ctx.winner,
-            grad,
-        )
-        return _channels_first(grad), None, None
+        tiled = not overlap and (Ho - 1) * sh + kh == H and (Wo - 1) * sw + kw == W
+        grad = (np.empty if tiled else np.zeros)(ctx.shape, dtype=g.dtype)
+        if ctx.kernel == ctx.stride == (2, 2):
+            route = _route_to_four
+        else:
+            slices = list(_offset_slices(ctx.kernel, ctx.stride, Ho, Wo))
+            route = functools.partial(_route_to_winner, slices, overlap)
+        split_rows(_in_pieces(route), g, ctx.winner, grad)
+        return _channels_first(grad), None, None  # (N, C, H, W)
         ### END SOLUTION
 
 

@@ -360,6 +360,47 @@ def test_leaf_gradients_do_not_alias():
     assert b.grad.tolist() == [1.0, 1.0, 1.0]
 
 
+def test_the_gradient_given_to_backward_is_never_changed():
+    given = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    leaf = Tensor(np.zeros(3), requires_grad=True)
+    leaf.backward(given)  # the root is itself a leaf
+    leaf.backward(given)  # accumulates into .grad
+    x = Tensor(np.zeros(3), requires_grad=True)
+    y = x + 1.0  # whose backward hands the given gradient straight on
+    y.backward(given)
+    y = x + 1.0
+    y.backward(given)
+    x.grad *= 10
+    assert given.tolist() == [1.0, 2.0, 3.0]
+    assert leaf.grad.tolist() == [2.0, 4.0, 6.0]
+    assert x.grad.tolist() == [20.0, 40.0, 60.0]
+
+
+def test_a_view_is_kept_only_when_nothing_else_sees_its_memory():
+    from tinytorch.tensor import op_result
+
+    def transposed_copy(x):  # backward hands back a view of a fresh array
+        return op_result(x.data.copy(), (x,), lambda g: (g.T.copy().T,))
+
+    def transposed_view(x):  # backward hands back a view of its own input
+        return op_result(x.data.copy(), (x,), lambda g: (g.T.T,))
+
+    x = Tensor(randn(3, 4), requires_grad=True)
+    transposed_copy(x).sum().backward()
+    assert x.grad.base is not None  # kept as it came: no copy was needed
+    given = np.ones((3, 4), dtype=np.float32)
+    z = Tensor(randn(3, 4), requires_grad=True)
+    transposed_view(z).backward(given)
+    z.grad += 1  # must not reach the caller's array
+    assert given.tolist() == np.ones((3, 4)).tolist()
+    a = Tensor(randn(2, 2), requires_grad=True)
+    b = Tensor(randn(2, 2), requires_grad=True)
+    shared = op_result(a.data + b.data, (a, b), lambda g: (g.T.T, g.T.T))
+    shared.backward(np.ones((2, 2), dtype=np.float32))
+    a.grad *= 3
+    assert b.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
 def test_long_chain_does_not_recurse():
     x = Tensor([1.0], requires_grad=True)
     y = x

@@ -228,6 +228,20 @@ def test_maxpool_on_large_batches_matches_loop(monkeypatch, threads, k, stride):
     np.testing.assert_allclose(t.grad, maxpool_grad_loop(x, g, k, stride), atol=1e-5)
 
 
+@pytest.mark.parametrize("k, stride", [(2, 2), (3, 2)])
+def test_maxpool_on_blocks_bigger_than_a_cache_matches_loop(monkeypatch, k, stride):
+    # 5 MB of input on one thread: done in pieces of a few images each
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("TINYTORCH_NUM_THREADS", raising=False)
+    x = rng().integers(0, 6, (6, 48, 67, 66)).astype(np.float32)  # odd rows too
+    t = Tensor(x, requires_grad=True)
+    out = MaxPool2d(k, stride)(t)
+    np.testing.assert_array_equal(out.data, pool_loop(x, k, stride, np.max))
+    g = rng(1).standard_normal(out.shape).astype(np.float32)
+    out.backward(g)
+    np.testing.assert_allclose(t.grad, maxpool_grad_loop(x, g, k, stride), atol=1e-5)
+
+
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_conv_on_large_batches_matches_loop(monkeypatch, threads):
     monkeypatch.setenv("OMP_NUM_THREADS", threads)
