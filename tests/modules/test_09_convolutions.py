@@ -262,6 +262,14 @@ def test_conv_on_large_batches_matches_loop(monkeypatch, threads):
                 "no,ocuv->ncuv", g[:, :, i, j], w
             )
     np.testing.assert_allclose(t.grad, want[:, :, 1:-1, 1:-1], atol=1e-10)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    want_w = np.zeros((3, 8, 3, 3))  # sum over positions of g times the window
+    for u in range(3):
+        for v in range(3):
+            window = xp[:, :, u : u + 40, v : v + 40]  # (N, C, 40, 40)
+            want_w[:, :, u, v] = np.einsum("nohw,nchw->oc", g, window)
+    np.testing.assert_allclose(conv.weight.grad, want_w, atol=1e-9)
+    np.testing.assert_allclose(conv.bias.grad, g.sum(axis=(0, 2, 3)), atol=1e-9)
 
 
 # -- BatchNorm2d --------------------------------------------------------------
