@@ -63,6 +63,8 @@ CASES = [  # (kernel, stride, padding, H, W)
     (1, 1, 0, 4, 3),  # 1x1
     (1, 2, 0, 5, 4),  # 1x1 that skips pixels
     (2, 2, 1, 5, 6),
+    (5, 1, 2, 2, 3),  # same size out, kernel bigger than the image
+    (3, 1, 1, 1, 4),  # same size out, one row
 ]
 
 
