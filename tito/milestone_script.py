@@ -192,6 +192,18 @@ def diverged(value: float, what: str) -> Exception:
     )
 
 
+def quiet_overflow():
+    """A context in which NumPy does not warn of overflow or NaN.
+
+    Around a training step: a diverging run then ends with the one error of
+    `diverged`, raised by the loss or gradient check, instead of a screen of
+    warnings first.
+    """
+    import numpy as np
+
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
 def unfinished(error: NotImplementedError, module: str) -> int:
     """Report an exercise the learner has not written yet; exit status 1.
 

@@ -268,7 +268,7 @@ def fit(team, model, opt, schedule, loss_fn, loader, test, classes, epochs, cloc
     """
     from tinytorch import Tensor
 
-    from tito.milestone_script import diverged
+    from tito.milestone_script import diverged, quiet_overflow
     from tito.ui import training_progress
 
     buffers = [b for _, b in model.named_buffers()]  # batch-norm running statistics
@@ -285,10 +285,11 @@ def fit(team, model, opt, schedule, loss_fn, loader, test, classes, epochs, cloc
             for images, labels in loader:
                 rows = team.shard(len(labels))
                 x, y = images[rows], labels[rows]  # (b, C, H, W), (b,)
-                logits = model(Tensor(x))  # (b, classes)
-                loss = loss_fn(logits, Tensor(y))
-                opt.zero_grad()
-                loss.backward()
+                with quiet_overflow():  # divergence is caught below, by the loss
+                    logits = model(Tensor(x))  # (b, classes)
+                    loss = loss_fn(logits, Tensor(y))
+                    opt.zero_grad()
+                    loss.backward()
                 stats = (loss.item() * len(y), (logits.data.argmax(axis=1) == y).sum())
                 batch_loss, batch_correct = team.add_gradients(
                     params, len(y) / len(labels), stats

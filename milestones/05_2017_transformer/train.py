@@ -375,12 +375,13 @@ def train_step(team, model, opt, rows, batch_size):
 
     from tinytorch.optim import clip_grad_norm_
 
-    from tito.milestone_script import diverged
+    from tito.milestone_script import diverged, quiet_overflow
 
     params = model.parameters()
-    _, loss = model(rows[:, :-1], rows[:, 1:])
-    opt.zero_grad()
-    loss.backward()
+    with quiet_overflow():  # divergence is caught below, by the gradient norm
+        _, loss = model(rows[:, :-1], rows[:, 1:])
+        opt.zero_grad()
+        loss.backward()
     team.add_gradients(params, len(rows) / batch_size)
     norm = float(clip_grad_norm_(params, 1.0))  # of the summed gradients: every rank's
     if not math.isfinite(norm):
