@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 # Set by `tito milestone run` to the command the learner typed, for messages.
@@ -237,6 +238,53 @@ def keep_previous(out_dir: Path, names: list[str]) -> Path | None:
     for path in found:
         path.replace(backup / path.name)
     return backup
+
+
+@contextmanager
+def alone(out_dir: Path):
+    """Run the body as the only training of this milestone in this workspace.
+
+    A file beside out_dir holds the process id while the body runs; a second
+    run meanwhile is a TitoError naming the first. A file left by a run that
+    was killed, whose process is gone, is taken over.
+    """
+    from tito.errors import TitoError
+
+    mark = out_dir.parent / f".{out_dir.name}.running"
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    me = os.getpid()
+    while True:
+        try:
+            fd = os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            other = _process_in(mark)
+            if other is not None:
+                raise TitoError(
+                    f"This milestone is already training in this workspace "
+                    f"(process {other}); two runs would write the same results.",
+                    "Wait for that run to finish, or stop it, and run again.",
+                ) from None
+            mark.unlink(missing_ok=True)  # its run was killed
+    with os.fdopen(fd, "w") as f:
+        f.write(str(me))
+    try:
+        yield
+    finally:
+        if os.getpid() == me:  # not in a forked worker
+            mark.unlink(missing_ok=True)
+
+
+def _process_in(mark: Path) -> int | None:
+    """The live process whose id `mark` holds, or None."""
+    try:
+        pid = int(mark.read_text().strip())
+        os.kill(pid, 0)  # no signal: only asks whether it exists
+    except PermissionError:
+        return pid  # alive, another user's
+    except (OSError, ValueError):
+        return None  # gone, or the file unreadable
+    return pid
 
 
 def run(main) -> None:

@@ -71,6 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     from tito.errors import TitoError
     from tito.milestone_script import (
+        alone,
         check_threads,
         check_workers,
         fail,
@@ -100,8 +101,10 @@ def main(argv=None) -> int:
         return fail(e.what, e.todo)
 
     keep_freed_memory()
+    out_dir = ws / "milestones" / SLUG
     try:
-        return train(args, ws / "milestones" / SLUG)
+        with alone(out_dir):
+            return train(args, out_dir)
     except TitoError as e:
         return fail(e.what, e.todo)
     except NotImplementedError as e:

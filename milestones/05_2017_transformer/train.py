@@ -100,6 +100,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     from tito.errors import TitoError
     from tito.milestone_script import (
+        alone,
         check_threads,
         check_workers,
         fail,
@@ -134,9 +135,12 @@ def main(argv=None) -> int:
         return fail(e.what, e.todo)
 
     keep_freed_memory()
+    out_dir = ws / "milestones" / SLUG
     try:
-        run = sample_saved if args.sample else train
-        return run(args, ws / "milestones" / SLUG)
+        if args.sample:
+            return sample_saved(args, out_dir)
+        with alone(out_dir):
+            return train(args, out_dir)
     except TitoError as e:
         return fail(e.what, e.todo)
     except NotImplementedError as e:

@@ -230,3 +230,30 @@ def test_a_workspace_that_does_not_exist_is_named(tmp_path):
         assert done.returncode == 1
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 2 and "There is no workspace at" in lines[0], done.stderr
+
+
+def test_a_second_run_of_a_milestone_is_refused_while_one_trains(tmp_path):
+    ws = tmp_path / "ws"
+    export_reference(COURSE, ws)
+    slug = COURSE.milestone("04").slug
+    mark = ws / "milestones" / f".{slug}.running"
+    mark.parent.mkdir(parents=True)
+    mark.write_text(str(os.getpid()))  # a live process: this one
+    done = run("04", ws, "--quick", "--dataset", "shapes", "--epochs", "1")
+    assert done.returncode == 1, done.stderr[-2000:]
+    what, todo = done.stderr.strip().splitlines()[-2:]
+    assert "already training" in what and str(os.getpid()) in what, what
+    assert "Wait" in todo and "Traceback" not in done.stderr
+    assert not (ws / "milestones" / slug).exists()  # nothing written
+    assert mark.read_text() == str(os.getpid())  # the other run's mark is left
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    mark.write_text(gone)  # left by a run that was killed
+    done = run("04", ws, "--quick", "--dataset", "shapes", "--epochs", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not mark.exists()  # taken over, then removed at the end
+    assert results(ws, "04")["epochs"] == 1
