@@ -128,6 +128,9 @@ def test_quick_and_practice_runs_are_tries_not_achievements(workspace):
     _solve(workspace)
     ms = workspace.course.milestone(1)
     ws = ["--workspace", str(workspace.root)]
+    listed = tito("status", *ws, env={"COLUMNS": "300"})  # from elsewhere:
+    hint = f"run: tito milestone run 01 --workspace {workspace.root}"
+    assert hint in listed.stdout, listed.stdout  # the hint names the workspace
     assert run_milestone(workspace, ms, ["--scale", "9", "--quick"])[0] == 0
     assert run_milestone(workspace, ms, ["--scale", "7", "--dataset", "shapes"])[0] == 0
     state = _state(workspace)

@@ -46,7 +46,8 @@ def show_milestones(states) -> None:
         elif s.best:
             detail = "best " + describe_result(s.best)
         else:
-            detail = f"run: tito milestone run {s.milestone.number:02d}"
+            number = f"{s.milestone.number:02d}"
+            detail = f"run: tito milestone run {number}{ui.WORKSPACE_FLAG}"
         if s.tried and not s.best:
             detail += f"; {describe_try(s.tried)}"
         rows.append([s.milestone.slug, s.milestone.title, _colour(s.status), detail])
