@@ -201,10 +201,12 @@ def test_hints_quote_paths_with_spaces(course, tmp_path):
     assert f"`tito init {shlex.quote(str(tmp_path / 'no such'))}`" in missing.stderr
 
 
-def test_a_bad_option_value_is_a_usage_error(workspace):
-    out = tito("module", "test", "2", "--timeout", "soon")
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf", "1e8"])
+def test_a_bad_option_value_is_a_usage_error(workspace, value):
+    out = tito("module", "test", "2", "--timeout", value)
     assert out.returncode == 2
     assert "Invalid value for '--timeout'" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_dev_build_refuses_a_learner_workspace(workspace):

@@ -22,10 +22,17 @@ ModuleArg = Annotated[
 ]
 
 
+WEEK = 7 * 24 * 3600  # the longest time limit: the OS's timers overflow at ~24 days
+
+
 def seconds(value: float) -> float:
-    """A typer callback: a time limit must be a finite number of seconds > 0."""
-    if not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter(f"{value} is not a number of seconds above 0.")
+    """A typer callback: a time limit is a number of seconds, above 0, at most a
+    week."""
+    if not (math.isfinite(value) and 0 < value <= WEEK):
+        raise typer.BadParameter(
+            f"{value:g} is not a number of seconds above 0 and at most {WEEK:,} "
+            "(a week)."
+        )
     return value
 
 
