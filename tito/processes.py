@@ -1,9 +1,11 @@
 """Child processes that never outlive tito, and the signals that stop tito.
 
 Every child (pytest, a notebook kernel, a milestone script) runs in its own
-process group, so that stopping it stops whatever it started too. Ctrl-C and
-SIGTERM both become KeyboardInterrupt inside tito (see `catch_signals`), so
-every `finally` runs: children are stopped and scratch folders removed.
+process group, so that stopping it stops whatever it started too. Ctrl-C,
+SIGTERM and SIGHUP (a closed terminal) all become KeyboardInterrupt inside
+tito (see `catch_signals`), so every `finally` runs: children are stopped and
+scratch folders removed. If tito itself is killed outright, Linux sends each
+child SIGINT, as if Ctrl-C had been pressed.
 """
 
 from __future__ import annotations
@@ -11,26 +13,53 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
-INTERRUPTED = False  # set when SIGINT or SIGTERM arrived
+INTERRUPTED = False  # set when SIGINT, SIGTERM or SIGHUP arrived
 
 
 def catch_signals() -> None:
-    """Turn SIGINT and SIGTERM into KeyboardInterrupt, remembering that they came."""
+    """Turn SIGINT, SIGTERM and SIGHUP into KeyboardInterrupt, remembering
+    that one came."""
 
     def interrupt(signum, frame):
         global INTERRUPTED
         INTERRUPTED = True
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):  # SIGHUP is POSIX only
+            signal.signal(getattr(signal, name), interrupt)
 
 
 def start(command: list[str], **kwargs) -> subprocess.Popen:
-    """Popen in a new process group (its own session)."""
-    return subprocess.Popen(command, start_new_session=True, **kwargs)
+    """Popen in a new process group (its own session), ended with tito."""
+    return subprocess.Popen(
+        command, start_new_session=True, preexec_fn=_ended_with_parent(), **kwargs
+    )
+
+
+def _ended_with_parent():
+    """A preexec_fn asking Linux to send the child SIGINT when tito dies, or None
+    elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded before the fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arrange():
+        PR_SET_PDEATHSIG = 1
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGINT))
+        if os.getppid() != parent:  # tito died before the request was made
+            os._exit(1)
+
+    return arrange
 
 
 def stop(proc: subprocess.Popen, grace: float = 2.0) -> None:

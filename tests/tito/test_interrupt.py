@@ -51,7 +51,7 @@ def _interrupt_tito(args, pidfile, sig, tmp_path, env=None):
     return scratch
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_module_test_stops_pytest_and_removes_its_scratch(workspace, tmp_path, sig):
     ws = ["--workspace", str(workspace.root)]
     subprocess.run([sys.executable, "-m", "tito", "module", "start", "2", *ws])
@@ -84,3 +84,30 @@ def test_milestone_run_stops_the_script(workspace, tmp_path, monkeypatch):
     pidfile = tmp_path / "pid"
     args = ["milestone", "run", "1", "--workspace", str(workspace.root)]
     _interrupt_tito([*args, "--hang", str(pidfile)], pidfile, signal.SIGINT, tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's prctl")
+def test_a_child_ends_when_tito_is_killed_outright(workspace, tmp_path):
+    from tito import progress
+
+    with progress.update(workspace.root) as record:  # open the gate by hand
+        digest = workspace.code_hash(workspace.course.module(2))
+        record["modules"]["02_doubling"] = {"test": {"passed": True, "sha256": digest}}
+    pidfile = tmp_path / "pid"
+    args = ["milestone", "run", "1", "--workspace", str(workspace.root)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tito", *args, "--hang", str(pidfile)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (pidfile.is_file() and pidfile.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    proc.kill()  # SIGKILL: tito runs no code of its own
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the child outlived tito"
