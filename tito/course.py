@@ -46,10 +46,32 @@ class Milestone:
     script: str
     requires: tuple[int, ...]
     metric: str = ""
+    goal: float | None = None  # the metric a full run must reach; None: any
+    goal_field: str = "value"  # the result's field the goal is compared with
 
     @property
     def slug(self) -> str:
         return f"{self.number:02d}_{self.name}"
+
+    @property
+    def lower_is_better(self) -> bool:
+        return "loss" in self.metric or "perplexity" in self.metric
+
+    def describe_goal(self) -> str:
+        """`test_accuracy 0.75 or more`, or "" without a goal."""
+        if self.goal is None:
+            return ""
+        name = self.metric if self.goal_field == "value" else self.goal_field
+        return f"{name} {self.goal:g} or {'less' if self.lower_is_better else 'more'}"
+
+    def reached_by(self, result: dict) -> bool:
+        """Whether `result` reaches the goal (always, without one)."""
+        if self.goal is None:
+            return True
+        value = result.get(self.goal_field)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return value <= self.goal if self.lower_is_better else value >= self.goal
 
 
 @dataclass(frozen=True)
@@ -193,6 +215,8 @@ def _parse(root: Path, path: Path, data) -> Course:
             script=check.field(m, "script", str, where),
             requires=tuple(check.field(m, "requires", list, where)),
             metric=check.field(m, "metric", str, where, ""),
+            goal=check.number(m, "goal", where),
+            goal_field=check.field(m, "goal_field", str, where, "value"),
         )
         for i, m in enumerate(check.field(data, "milestones", list, "the top level"))
         if check.type(m, dict, where := f"milestones[{i}]")
@@ -252,6 +276,19 @@ class _Checker:
                 "name inside the package, such as `nn.conv`.",
                 "Fix course.yaml at that key.",
             )
+
+    def number(self, data: dict, key: str, where: str) -> float | None:
+        """An optional number (int or float) at `key`, or None."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TitoError(
+                f"{self.path}: {where}.{key} should be a number, "
+                f"not {type(value).__name__}.",
+                "Fix course.yaml at that key.",
+            )
+        return float(value)
 
     def field(self, data: dict, key: str, kind, where: str, default=...):
         if key not in data:

@@ -60,6 +60,11 @@ def best_result(ws: Workspace, ms: Milestone, record: dict) -> dict | None:
     return (min if lower else max)(runs, key=lambda r: r["value"])
 
 
+def achieved(ws: Workspace, ms: Milestone, record: dict) -> bool:
+    """Whether a full run on real data has reached the milestone's goal."""
+    return any(counts(r) and ms.reached_by(r) for r in all_results(ws, ms, record))
+
+
 def latest_try(ws: Workspace, ms: Milestone, record: dict) -> dict | None:
     """The most recent quick or practice run: their data differ from run to run,
     so their values are not compared."""

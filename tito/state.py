@@ -5,7 +5,8 @@ now (same sha256); if the export changed since, it is stale. A given module
 counts as done while its exported file is what `tito init` put there (or
 while its own checks pass on it). A milestone is unlocked only while every
 module it requires, and every given module, is done; it is achieved by a full
-run on real data (quick runs and the generated practice sets are tries).
+run on real data that reaches its goal (quick runs and the generated practice
+sets are tries).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class MilestoneState:
             ],
             "best": self.best,
             "tried": self.tried,
+            "goal": self.milestone.describe_goal() or None,
         }
 
 
@@ -104,7 +106,7 @@ def module_states(ws: Workspace, record: dict) -> list[ModuleState]:
 
 
 def milestone_state(ws: Workspace, ms: Milestone, record: dict) -> MilestoneState:
-    from tito.milestones import best_result, latest_try
+    from tito.milestones import achieved, best_result, latest_try
 
     needed = [m for m in ws.course.modules if m.given]
     needed += [ws.course.module(n) for n in ms.requires]
@@ -115,7 +117,8 @@ def milestone_state(ws: Workspace, ms: Milestone, record: dict) -> MilestoneStat
     tried = latest_try(ws, ms, record)
     if missing:
         return MilestoneState(ms, "locked", missing, best, tried)
-    return MilestoneState(ms, "achieved" if best else "unlocked", [], best, tried)
+    done = achieved(ws, ms, record)
+    return MilestoneState(ms, "achieved" if done else "unlocked", [], best, tried)
 
 
 def milestone_states(ws: Workspace, record: dict) -> list[MilestoneState]:

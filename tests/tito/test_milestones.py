@@ -1,6 +1,7 @@
 """Milestones: refused while locked, run with the learner's package, best kept."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,40 @@ def test_quick_and_practice_runs_are_tries_not_achievements(workspace):
     assert state.status == "achieved" and state.best["value"] == 4.0
     listed = tito("milestone", "list", *ws, env={"COLUMNS": "200"})
     assert "best score 4 on real" in listed.stdout, listed.stdout
+
+
+def test_a_full_run_achieves_only_when_it_reaches_the_goal(course_dir, tmp_path):
+    from conftest import tito
+
+    from tito.course import load_course
+    from tito.workspace import init_workspace
+
+    yaml = course_dir / "course.yaml"
+    yaml.write_text(
+        yaml.read_text().replace(
+            "    metric: score\n", "    metric: score\n    goal: 8\n"
+        )
+    )
+    ws, _ = init_workspace(load_course(course_dir), tmp_path / "ws")
+    _solve(ws)
+    args = ["--workspace", str(ws.root)]
+    out = tito("milestone", "run", "1", "--scale", "2", *args).stdout  # score 4
+    assert "this run score 4 on real; the goal is score 8 or more" in out, out
+    state = _state(ws)
+    assert state.status == "unlocked" and state.best["value"] == 4.0
+    shown = tito("status", *args, env={"COLUMNS": "300"}).stdout
+    assert "best score 4 on real; the goal: score 8 or more" in shown, shown
+    assert tito("milestone", "run", "1", "--scale", "4", *args).returncode == 0  # 8
+    assert _state(ws).status == "achieved"  # exactly the goal reaches it
+
+
+def test_the_course_goals_compare_the_right_field():
+    from tito.course import load_course
+
+    course = load_course(Path(__file__).resolve().parents[2])
+    cnn, gpt = course.milestone("04"), course.milestone("05")
+    assert cnn.reached_by({"value": 0.75}) and not cnn.reached_by({"value": 0.7499})
+    per_char = {"value": 3.1, "val_loss_per_character": 1.85}  # a BPE run's losses
+    assert gpt.reached_by(per_char)
+    assert not gpt.reached_by({"value": 1.5})  # no per-character loss: not known
+    assert gpt.describe_goal() == "val_loss_per_character 1.9 or less"

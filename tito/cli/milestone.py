@@ -70,12 +70,18 @@ def run(
     code, this_run = run_milestone(ws, ms, args)
     if code == 0 and this_run:
         best = best_result(ws, ms, load(ws.root))
-        if counts(this_run):
+        if counts(this_run) and ms.reached_by(this_run):
             ui.say(f"{ms.slug}: this run {describe_result(this_run)}")
+        elif counts(this_run):
+            ui.say(
+                f"{ms.slug}: this run {describe_result(this_run)}; the goal is "
+                f"{ms.describe_goal()}, which the default options reach."
+            )
         else:
             ui.say(
                 f"{ms.slug}: {describe_try(this_run)}. Quick runs and practice sets "
-                "do not achieve the milestone; a full run on real data does."
+                "do not achieve the milestone; a full run on real data "
+                + (f"reaching {ms.describe_goal()} does." if ms.goal else "does.")
             )
         if best and best != this_run:
             ui.say(f"{ms.slug}: best so far {describe_result(best)}")

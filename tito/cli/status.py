@@ -45,6 +45,8 @@ def show_milestones(states) -> None:
             detail = _needs(s.missing)
         elif s.best:
             detail = "best " + describe_result(s.best)
+            if s.status != "achieved":
+                detail += f"; the goal: {s.milestone.describe_goal()}"
         else:
             number = f"{s.milestone.number:02d}"
             detail = f"run: tito milestone run {number}{ui.WORKSPACE_FLAG}"
