@@ -30,7 +30,31 @@ def locate(ws: Workspace, broken: dict) -> Breakage:
         if ws.exported(m).resolve() == path.resolve():
             found.module = m
             found.cell = _cell(ws, m, line)
+    if found.module is None:
+        _missing_name(ws, found)
     return found
+
+
+def _missing_name(ws: Workspace, found: Breakage) -> None:
+    """A check file that imports a name the learner's package lacks: blame the
+    module whose notebook should export it, not the check file."""
+    import re
+
+    hit = re.search(r"cannot import name '(\w+)' from '([\w.]+)'", found.error)
+    if not hit:
+        return
+    name, package = hit.groups()
+    makers = [
+        m for m in ws.course.modules if f"{ws.course.package}.{m.target}" == package
+    ]
+    if not makers:
+        return
+    module = next((m for m in makers if name in m.names), makers[-1])
+    found.module, found.where = module, ""
+    found.error = (
+        f"{package} has no `{name}`: module {module.slug} defines it in an "
+        f"`#| export` cell of {ws.label(ws.notebook(module))}"
+    )
 
 
 def _cell(ws: Workspace, m: Module, line: int) -> str:

@@ -63,3 +63,19 @@ def test_a_broken_given_module_is_named(workspace):
     assert "RuntimeError: core broke" in out.stdout
     assert "Module 01_counting is broken" in out.stdout
     assert "tito module reset 01" in out.stdout
+
+
+def test_a_name_the_notebook_no_longer_exports_blames_the_notebook(workspace):
+    m = workspace.course.module(2)
+    path, _, _ = start_module(workspace, m)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # rename the exported function: the checks import it
+        cell.source = cell.source.replace("def double(", "def twice(")
+    nbformat.write(nb, path)
+    out = tito("module", "test", "2", "--workspace", str(workspace.root))
+    assert out.returncode == 1
+    text = out.stdout
+    assert "tinytorch.ops.double has no `double`" in text, text
+    assert "02_doubling/doubling.ipynb" in text and "#| export" in text
+    assert "Fix module 02_doubling's notebook" in text
+    assert "test_02_doubling.py" not in text  # not the course's own check file
