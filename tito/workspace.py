@@ -126,19 +126,44 @@ def init_workspace(course: Course, root: Path, foundation: Path | None = None):
             f"{root} is already a tito workspace.",
             f"Carry on with `tito status --workspace {shlex.quote(str(root))}`.",
         )
+    outer = next((p for p in root.parents if (p / ".tito").is_dir()), None)
+    if outer is not None:
+        raise TitoError(
+            f"{root} is inside the workspace {outer}.",
+            "Choose a folder outside it, or carry on in that one with "
+            f"`tito status --workspace {shlex.quote(str(outer))}`.",
+        )
     ws = Workspace(root, course)
     if ws.package_dir.exists():
         raise TitoError(
             f"{ws.package_dir} already exists; tito will not write over it.",
             "Choose another folder, or move that one aside first.",
         )
+    found = (
+        sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+        if (root.is_dir())
+        else []
+    )
+    if found:
+        raise TitoError(
+            f"{root} is not empty (it holds {', '.join(found[:3])}"
+            + (", ..." if len(found) > 3 else "")
+            + ").",
+            "Choose a new or empty folder for the workspace, e.g. "
+            f"`tito init {shlex.quote(str(root / 'workspace'))}`.",
+        )
 
+    made = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
-    if foundation is not None:
-        notes = _copy_foundation(ws, Path(foundation))
-    else:
-        notes = _export_given(ws)
-    write_package_inits(course, ws.package_dir)
+    try:
+        if foundation is not None:
+            notes = _copy_foundation(ws, Path(foundation))
+        else:
+            notes = _export_given(ws)
+        write_package_inits(course, ws.package_dir)
+    except BaseException:  # leave no half-made workspace behind
+        shutil.rmtree(root if made else ws.package_dir, ignore_errors=True)
+        raise
 
     record = progress.empty()
     record["foundation"] = (

@@ -27,6 +27,33 @@ def test_init_twice_is_refused(course, workspace):
         init_workspace(course, workspace.root)
 
 
+def test_init_inside_a_workspace_is_refused(course, workspace):
+    inner = workspace.root / "02_doubling"
+    with pytest.raises(TitoError, match="inside the workspace") as info:
+        init_workspace(course, inner)
+    assert str(workspace.root) in info.value.todo
+    assert not inner.exists()
+
+
+def test_init_in_a_folder_with_files_is_refused_and_a_failure_leaves_nothing(
+    course, tmp_path
+):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    (busy / ".git").mkdir()  # hidden entries do not count
+    with pytest.raises(TitoError, match=r"not empty \(it holds notes.txt\)"):
+        init_workspace(course, busy)
+    assert sorted(p.name for p in busy.iterdir()) == [".git", "notes.txt"]
+    (busy / "notes.txt").unlink()
+    init_workspace(course, busy)  # only hidden entries: fine
+    assert (busy / ".tito").is_dir()
+
+    with pytest.raises(TitoError):  # the foundation folder does not exist
+        init_workspace(course, tmp_path / "new", foundation=tmp_path / "none")
+    assert not (tmp_path / "new").exists()
+
+
 def test_init_with_own_foundation_copies_it(course, tmp_path):
     own = tmp_path / "mine" / "tinytorch"
     own.mkdir(parents=True)
