@@ -258,3 +258,18 @@ def test_dev_build_refuses_a_package_it_did_not_make_and_rebuilds_its_own(tmp_pa
     assert tito("dev", "build", str(fresh)).returncode == 0
     again = tito("dev", "build", str(fresh))
     assert again.returncode == 0, again.stderr
+
+
+def test_failed_checks_with_the_same_message_share_one_row():
+    from tito.cli.module import _grouped
+
+    problems = [
+        ("test_a", "NotImplementedError: Exercise f"),
+        ("test_b", "NotImplementedError: Exercise g"),
+        ("test_c", "NotImplementedError: Exercise f"),
+        ("test_d", "NotImplementedError: Exercise f"),
+    ]
+    assert _grouped(problems) == [
+        ["test_a and 2 more", "NotImplementedError: Exercise f"],
+        ["test_b", "NotImplementedError: Exercise g"],
+    ]

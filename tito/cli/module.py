@@ -126,7 +126,7 @@ def show_checks(ws, m, result) -> None:
         return _show_broken(ws, m, result)
     if ui.VERBOSE or (not result.passed and not result.problems):
         ui.note(result.output.rstrip()[-4000:])
-    rows = [[name, message] for name, message in result.problems]
+    rows = _grouped(result.problems)
     if rows:
         ui.table("Failed checks", ["check", "first line"], rows)
     counts = f"{result.passed_count} of {result.ran} passed"
@@ -138,6 +138,18 @@ def show_checks(ws, m, result) -> None:
     )
     if not result.passed:
         ui.say(f"Fix the notebook, then `tito module test {m.number:02d}` again.")
+
+
+def _grouped(problems) -> list[list[str]]:
+    """One row per distinct first line, naming the first check that gave it:
+    an untouched template fails dozens of checks with a handful of messages."""
+    groups: dict[str, list[str]] = {}
+    for name, message in problems:
+        groups.setdefault(message, []).append(name)
+    return [
+        [names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else ""), message]
+        for message, names in groups.items()
+    ]
 
 
 def _show_broken(ws, m, result) -> None:
