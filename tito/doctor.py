@@ -85,9 +85,13 @@ def _workspace(course, option) -> list[Finding]:
     from tito.errors import TitoError
     from tito.workspace import Workspace, find
 
+    import shlex
+
     root = find(option)
     if not (root / ".tito").is_dir():
-        return [Finding("workspace", str(root), False, "none here: tito init", False)]
+        hint = f"none here: tito init {shlex.quote(str(root))}"
+        # a workspace named with --workspace must be there; one looked for need not
+        return [Finding("workspace", str(root), False, hint, option is not None)]
     ws = Workspace(root, course)
     found = [Finding("workspace", str(root), True, "found")]
     try:

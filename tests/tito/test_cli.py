@@ -86,6 +86,14 @@ def test_reset_without_a_terminal_refuses(workspace):
     assert "Mine" in notebook.read_text()
 
 
+def test_reset_of_a_module_not_started_says_so(workspace):
+    out = tito("module", "reset", "2", "--workspace", str(workspace.root), input="")
+    assert out.returncode == 1
+    what, todo = out.stderr.strip().splitlines()
+    assert "not started" in what and "tito module start 02" in todo, out.stderr
+    assert not workspace.notebook(workspace.course.module(2)).exists()
+
+
 def test_start_twice_leaves_the_notebook_and_force_backs_up(workspace):
     ws = ["--workspace", str(workspace.root)]
     assert tito("module", "start", "doubling", *ws).returncode == 0

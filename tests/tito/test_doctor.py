@@ -18,7 +18,8 @@ def test_findings_cover_each_area(course, workspace):
 def test_missing_workspace_is_reported(course, tmp_path):
     findings = diagnose(tmp_path / "none")
     ws = next(f for f in findings if f.area == "workspace")
-    assert not ws.ok and "tito init" in ws.detail
+    assert not ws.ok and f"tito init {tmp_path / 'none'}" in ws.detail
+    assert ws.required  # it was named with --workspace: doctor exits 1
 
 
 def test_jupyter_without_a_front_end_is_reported_missing(tmp_path, monkeypatch):

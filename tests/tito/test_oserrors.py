@@ -53,6 +53,10 @@ def test_permission_denied_is_two_lines(workspace, monkeypatch, capsys, args, ta
         raise PermissionError(errno.EACCES, "Permission denied", str(workspace.root))
 
     monkeypatch.setattr("tito.processes.catch_signals", lambda: None)
+    if "reset" in args:  # a started module: there is something to reset
+        from tito.workspace import start_module
+
+        start_module(workspace, workspace.course.module(2))
     module, name = target.rsplit(".", 1)
     monkeypatch.setattr(importlib.import_module(module), name, refuse)
     args = [str(workspace.root.parent / "ws2") if a == "WS2" else a for a in args]

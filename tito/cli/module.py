@@ -226,6 +226,11 @@ def reset(
     from tito.workspace import reset_module
 
     ws, m = _open(workspace, module)
+    if not m.given and not ws.notebook(m).exists():
+        raise TitoError(
+            f"Module {m.slug} is not started: there is nothing to reset.",
+            f"To begin it: `tito module start {m.number:02d}`.",
+        )
     if not yes:
         if not sys.stdin.isatty():
             raise TitoError(
