@@ -81,11 +81,11 @@ def _course():
 
 
 def _workspace(course, option) -> list[Finding]:
+    import shlex
+
     from tito import progress
     from tito.errors import TitoError
     from tito.workspace import Workspace, find
-
-    import shlex
 
     root = find(option)
     if not (root / ".tito").is_dir():
