@@ -84,7 +84,9 @@ def open_workspace(given: str | None, script: str) -> Path:
 
 def command() -> str:
     """How the learner ran this script: `tito milestone run 04` or `python ...`."""
-    script = Path(sys.argv[0]).name or "train.py"
+    import shlex
+
+    script = shlex.quote(sys.argv[0]) if sys.argv[0] else "train.py"
     return os.environ.get(COMMAND_VAR) or f"python {script}"
 
 

@@ -207,7 +207,8 @@ def train(args, out_dir: Path) -> int:
     print(
         f"CNN {arch}: {n_params:,} parameters, "
         f"{multiply_adds(arch) / 1e6:.1f}M multiply-adds per image; "
-        f"{epochs} epochs of {len(loader)} batches of {args.batch_size}"
+        f"{epochs} epoch{'s' if epochs > 1 else ''} of {len(loader)} batches of "
+        f"{args.batch_size}"
         + (f" on {args.workers} processes" if args.workers > 1 else "")
     )
 
@@ -251,7 +252,8 @@ def train(args, out_dir: Path) -> int:
     show_classes(classes, per_class)
     print(
         f"\ntest accuracy {test_acc:.2%} on {len(test_x):,} images after {epochs} "
-        f"epochs ({plain_acc:.2%} without averaging over mirror images); "
+        f"epoch{'s' if epochs > 1 else ''} ({plain_acc:.2%} without averaging over "
+        "mirror images); "
         f"{seconds / 60:.1f} minutes, {rates:,.0f} images/s while training"
     )
     print(
