@@ -1,9 +1,11 @@
-"""`tito dev verify`: every solution passes its checks, every template fails them.
+"""`tito dev verify`: every solution passes its checks and runs top to bottom,
+and every template fails the checks.
 
 Solutions are exported into a scratch workspace and each module's checks run
-there. For each exercised module, its template (built in memory by the release
-pipeline) replaces its solution, and the checks must fail: a check that a stub
-passes tests nothing.
+there; then the solution notebook itself runs, cell by cell, as `tito module
+complete` runs a learner's (its inline checks included). For each exercised
+module, its template (built in memory by the release pipeline) replaces its
+solution, and the checks must fail: a check that a stub passes tests nothing.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def verify_module(
             note = (
                 "" if on_solution.passed else f"failing: {failed or on_solution.reason}"
             )
-            return Verified(m, on_solution.passed, solution, "given", note)
+            ran = _run_solution_notebook(course, m, reference, scratch, timeout)
+            note = "; ".join(n for n in (note, ran) if n)
+            return Verified(m, on_solution.passed and not ran, solution, "given", note)
         on_template = run_checks(
             course, _template_workspace(course, m, scratch), m, timeout
         )
@@ -75,8 +79,33 @@ def verify_module(
         notes.append(f"solution must pass ({failed or on_solution.reason})")
     if on_template.passed:
         notes.append("template must fail: its checks test nothing the stubs lack")
-    ok = on_solution.passed and not on_template.passed
+    ran = _run_solution_notebook(course, m, reference, scratch, timeout)
+    if ran:
+        notes.append(ran)
+    ok = on_solution.passed and not on_template.passed and not ran
     return Verified(m, ok, solution, template, "; ".join(notes))
+
+
+def _run_solution_notebook(course, m, reference, scratch, timeout) -> str:
+    """Run the solution notebook (a copy, in scratch) against the reference
+    package; "" if every cell ran, else what failed."""
+    from tito.errors import TitoError
+    from tito.notebook_run import run_notebook
+
+    folder = scratch / "notebooks" / m.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / Path(m.solution).name
+    shutil.copyfile(course.path(m.solution), copy)
+    try:
+        run = run_notebook(copy, reference, cell_timeout=timeout)
+    except TitoError as e:
+        return f"solution notebook does not run: {e.what}"
+    if run.passed:
+        return ""
+    return (
+        f"solution notebook fails at cell {run.failed_cell} "
+        f"({run.first_line[:60]}): {run.error}"
+    )
 
 
 def _authoring_problem(course: Course, m: Module) -> str:

@@ -25,3 +25,15 @@ def test_a_target_mismatch_is_flagged(course):
     solution.write_text(solution.read_text().replace("ops.double", "ops.twice"))
     (result,) = verify_course(course, [course.module(2)], timeout=120)
     assert not result.ok and "course.yaml says ops.double" in result.note
+
+
+def test_a_solution_notebook_that_does_not_run_is_flagged(course):
+    solution = Path(course.path("solutions/02_doubling.py"))
+    text = solution.read_text().replace(
+        "assert double(3) == 6", "assert double(3) == 7, 'an inline check fails'"
+    )
+    solution.write_text(text)
+    (result,) = verify_course(course, [course.module(2)], timeout=120)
+    assert result.solution.startswith("pass")  # the module's checks still pass
+    assert not result.ok and "solution notebook fails at cell" in result.note
+    assert "an inline check fails" in result.note, result.note
