@@ -26,7 +26,9 @@ NO_WORKSPACE = ("not a tito workspace", "no such folder")
 class Grade:
     workspace: Path
     module: Module
-    status: str  # "passed", "failed", "broken", "not started" or "unreadable"
+    # "passed", "failed", "broken", "not started", "unreadable" (a notebook tito
+    # cannot read or export) or "no workspace"
+    status: str
     passed: int = 0
     total: int = 0
     reason: str = ""
@@ -34,7 +36,7 @@ class Grade:
     @property
     def no_workspace(self) -> bool:
         """The path graded is not a tito workspace at all (a typo, often)."""
-        return self.reason in NO_WORKSPACE
+        return self.status == "no workspace"
 
     def to_json(self) -> dict:
         return {
@@ -61,7 +63,7 @@ def grade_workspace(
     root = Path(root).resolve()
     if not (root / ".tito").is_dir():
         why = NO_WORKSPACE[0] if root.exists() else NO_WORKSPACE[1]
-        return [Grade(root, m, "unreadable", reason=why) for m in modules]
+        return [Grade(root, m, "no workspace", reason=why) for m in modules]
 
     with tempfile.TemporaryDirectory(prefix="tito-grade-") as tmp:
         copy = Path(tmp) / "ws"
@@ -76,13 +78,42 @@ def _grade_module(ws: Workspace, original: Path, m: Module, timeout: float) -> G
         return Grade(original, m, "not started")
     try:
         export_module(ws, m)
-    except TitoError as e:
-        return Grade(original, m, "unreadable", reason=e.what)
+    except TitoError as e:  # named by the learner's path, not the scratch copy
+        why = e.what.replace(str(ws.root), str(original))
+        return Grade(original, m, "unreadable", reason=why)
 
     result = run_checks(ws.course, ws.root, m, timeout)
     if result.broken is not None:  # no check ran: no count to show
         why = f"{result.reason}: {result.broken['error']}"
-        return Grade(original, m, "broken", reason=why)
+        return Grade(
+            original, m, "broken", reason=why.replace(str(ws.root), str(original))
+        )
     status = "passed" if result.passed else "failed"
     total = max(result.ran, 0)
     return Grade(original, m, status, result.passed_count, total, result.reason)
+
+
+def milestone_cells(course: Course, root: Path) -> list[str]:
+    """For each milestone, what the workspace at `root` reached: `achieved
+    0.8207`, `best 0.6612`, `tried`, or `-`; read only, never run."""
+    from tito import progress
+    from tito.milestones import achieved, best_result, latest_try
+
+    root = Path(root).resolve()
+    if not (root / ".tito").is_dir():
+        return ["-" for _ in course.milestones]
+    ws = Workspace(root, course)
+    try:
+        record = progress.load(root)
+    except TitoError:
+        return ["?" for _ in course.milestones]
+    cells = []
+    for ms in course.milestones:
+        best = best_result(ws, ms, record)
+        if best and achieved(ws, ms, record):
+            cells.append(f"achieved {best['value']:.4g}")
+        elif best:
+            cells.append(f"best {best['value']:.4g}")
+        else:
+            cells.append("tried" if latest_try(ws, ms, record) else "-")
+    return cells

@@ -1,6 +1,7 @@
 """Grading a class: each workspace's own notebooks, the course's checks, no writes."""
 
 import hashlib
+from pathlib import Path
 
 from test_e2e import STUB, _edit
 
@@ -38,7 +39,7 @@ def test_grades_each_workspace_without_touching_it(course, tmp_path):
     assert good.total > 0
     assert bad.status == "failed" and bad.passed < bad.total
     assert none.status == "not started"
-    assert stray.status == "unreadable"
+    assert stray.status == "no workspace"
     assert _tree_digest(solved.root) == before
     assert not (solved.root / "tinytorch" / "ops" / "double.py").exists()
 
@@ -66,3 +67,43 @@ def test_a_path_that_is_no_workspace_fails_the_command_after_the_table(
     lines = out.stderr.strip().splitlines()
     assert "1 of 2 path(s) could not be graded" in lines[-2], out.stderr
     assert f"{missing} (no such folder)" in lines[-2]
+
+
+def test_an_unreadable_notebook_is_named_by_the_learners_path(course, tmp_path):
+    from conftest import tito
+
+    ws, _ = init_workspace(course, tmp_path / "class" / "ana")
+    notebook, _, _ = start_module(ws, course.module("doubling"))
+    notebook.write_text('{"cells": [')  # damaged JSON
+    [grade] = grade_workspace(course, ws.root, [course.module(2)], timeout=120)
+    assert grade.status == "unreadable" and str(notebook) in grade.reason
+    assert "tito-grade-" not in grade.reason  # not the scratch copy's path
+
+    out = tito("dev", "grade", str(ws.root), str(tmp_path / "class"))
+    assert out.returncode == 1
+    assert f"{ws.root} 02_doubling unreadable: " in out.stderr, out.stderr
+    what, todo = out.stderr.strip().splitlines()[-2:]
+    assert f"{tmp_path / 'class'} (not a tito workspace)" in what
+    assert f"there is one at {ws.root}" in todo, todo
+
+
+def test_the_grades_show_what_each_milestone_reached(course, tmp_path):
+    import json
+
+    from conftest import tito
+
+    from tito import progress
+
+    done, _ = init_workspace(course, tmp_path / "done")
+    idle, _ = init_workspace(course, tmp_path / "idle")
+    with progress.update(done.root) as record:
+        run = {"metric": "score", "value": 10.0, "dataset": "real"}
+        record["milestones"]["01_demo"] = {"runs": [run]}
+    out = tito("dev", "grade", str(done.root), str(idle.root), "--json")
+    assert out.returncode == 0, out.stderr
+    reached = {
+        (Path(i["workspace"]).name, i["milestone"]): i["status"]
+        for i in json.loads(out.stdout)
+        if "milestone" in i
+    }
+    assert reached == {("done", "01_demo"): "achieved 10", ("idle", "01_demo"): "-"}

@@ -113,7 +113,7 @@ def grade(
     """Run the course's checks on every workspace of a class, changing none of them."""
     from tito import ui
     from tito.course import load_course
-    from tito.grade import grade_workspace, graded_modules
+    from tito.grade import grade_workspace, graded_modules, milestone_cells
 
     course = load_course()
     selected = graded_modules(course, modules)
@@ -121,11 +121,31 @@ def grade(
     for root in dict.fromkeys(p.resolve() for p in workspaces):  # each once
         ui.note(f"grading {root}")
         grades.append(grade_workspace(course, root, selected, timeout))
+    reached = {
+        row[0].workspace: milestone_cells(course, row[0].workspace)
+        for row in grades
+        if row
+    }
     if json:
-        ui.emit_json([g.to_json() for row in grades for g in row])
+        items = [g.to_json() for row in grades for g in row]
+        items += [
+            {"workspace": str(root), "milestone": ms.slug, "status": cell}
+            for root, cells in reached.items()
+            for ms, cell in zip(course.milestones, cells, strict=True)
+        ]
+        ui.emit_json(items)
     else:
-        rows = [[str(row[0].workspace), *map(_cell, row)] for row in grades if row]
-        ui.table("grades", ["workspace", *(m.slug for m in selected)], rows)
+        rows = [
+            [str(row[0].workspace), *map(_cell, row), *reached[row[0].workspace]]
+            for row in grades
+            if row
+        ]
+        columns = [*(m.slug for m in selected), *(ms.slug for ms in course.milestones)]
+        ui.table("grades", ["workspace", *columns], rows)
+        for row in grades:  # why a cell holds no count
+            for g in row:
+                if g.status in ("unreadable", "broken"):
+                    ui.note(f"{g.workspace} {g.module.slug} {g.status}: {g.reason}")
     _refuse_unreadable([row[0] for row in grades if row])
 
 
@@ -136,9 +156,16 @@ def _refuse_unreadable(firsts) -> None:
     bad = [g for g in firsts if g.no_workspace]
     if bad:
         names = ", ".join(f"{g.workspace} ({g.reason})" for g in bad)
+        inner = [
+            str(p.parent)
+            for g in bad
+            if g.workspace.is_dir()
+            for p in sorted(g.workspace.glob("*/.tito"))
+        ]
+        todo = "Check those paths; each must be a folder made by `tito init`"
+        todo += f" (there is one at {', '.join(inner)})." if inner else "."
         raise TitoError(
-            f"{len(bad)} of {len(firsts)} path(s) could not be graded: {names}.",
-            "Check those paths; each must be a folder made by `tito init`.",
+            f"{len(bad)} of {len(firsts)} path(s) could not be graded: {names}.", todo
         )
 
 
