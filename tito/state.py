@@ -96,7 +96,12 @@ def module_state(ws: Workspace, m: Module, record: dict) -> ModuleState:
         return ModuleState(m, "stale", why, last)
     complete = entry.get("complete", {}).get("sha256") == now
     detail = last.get("reason", "")
-    if ws.notebook_ahead(m):
+    if not ws.notebook(m).exists():  # the package still holds the passing code
+        detail = (
+            f"{ws.label(ws.notebook(m))} is gone; your passing code is in "
+            f"{ws.label(ws.exported(m))}"
+        )
+    elif ws.notebook_ahead(m):
         detail = f"notebook edited since: tito module test {m.number:02d}"
     return ModuleState(m, "complete" if complete else "passing", detail, last)
 

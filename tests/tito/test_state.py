@@ -27,6 +27,11 @@ def test_statuses_follow_the_exported_code(workspace):
     notebook = ws.notebook(m)
     notebook.write_text(notebook.read_text().replace("2 x.", "Twice x."))
     assert "notebook edited since" in module_state(ws, m, record).detail
+    kept = notebook.read_text()
+    notebook.unlink()
+    gone = module_state(ws, m, record)
+    assert gone.status == "passing" and "doubling.ipynb is gone" in gone.detail
+    notebook.write_text(kept)
     ws.exported(m).write_text(ws.exported(m).read_text() + "\n# edited\n")
     assert states() == "stale"
     with progress.update(ws.root) as record:
