@@ -48,3 +48,15 @@ def test_complete_fails_on_a_broken_notebook_cell(workspace):
     assert done.checks.passed and not done.passed
     assert done.notebook.first_line == "assert double(3) == 6"
     assert "complete" not in progress.load(workspace.root)["modules"]["02_doubling"]
+
+
+def test_a_failing_notebook_cell_is_named_with_what_to_do(workspace):
+    from conftest import tito
+
+    _solve(workspace, notebook_extra="\\nassert double(1) == 3")
+    ws = ["--workspace", str(workspace.root)]
+    out = tito("module", "test", "2", "--notebook", *ws)
+    assert out.returncode == 1
+    lines = out.stdout.strip().splitlines()
+    assert "cell" in lines[-2] and "failed" in lines[-2], out.stdout
+    assert lines[-1].startswith("Fix cell") and "--notebook" in lines[-1], out.stdout

@@ -108,7 +108,7 @@ def test(
         if json:
             ui.emit_json({"module": m.slug, "notebook": run.to_json()})
         else:
-            show_notebook(m, run)
+            show_notebook(m, run, f"tito module test {m.number:02d} --notebook")
         raise typer.Exit(0 if run.passed else 1)
 
     result = check_module(ws, m, timeout)
@@ -176,7 +176,7 @@ def _show_broken(ws, m, result) -> None:
         )
 
 
-def show_notebook(m, run) -> None:
+def show_notebook(m, run, again: str) -> None:
     from tito import ui
 
     if run.passed:
@@ -186,6 +186,7 @@ def show_notebook(m, run) -> None:
             f"{ui.mark(False)} {m.slug}: cell {run.failed_cell} failed "
             f"({run.first_line!r}): {run.error}"
         )
+        ui.say(f"Fix cell {run.failed_cell} (or one above it), then `{again}` again.")
 
 
 @app.command("complete")
@@ -203,7 +204,7 @@ def complete(
     done = complete_module(ws, m, timeout, cell_timeout)
     show_checks(ws, m, done.checks)
     if done.notebook is not None:
-        show_notebook(m, done.notebook)
+        show_notebook(m, done.notebook, f"tito module complete {m.number:02d}")
     if done.passed:
         ui.say(f"{m.slug} is complete.")
         for slug in done.unlocked:
