@@ -157,6 +157,12 @@ def _lookup(items, key: str):
 def course_root() -> Path:
     """The folder holding course.yaml: TITO_COURSE, a checkout, or the wheel's copy."""
     if env := os.environ.get("TITO_COURSE"):
+        if not Path(env).is_dir():
+            raise TitoError(
+                f"TITO_COURSE is {env}, which is not a folder.",
+                "Set TITO_COURSE to the course checkout (the folder holding "
+                "course.yaml), or unset it.",
+            )
         return Path(env)
     here = Path(__file__).resolve().parent
     checkout = here.parent

@@ -68,3 +68,16 @@ def test_malformed_course_names_file_key_and_expectation(tmp_path, text, fragmen
         load_course(tmp_path)
     assert str(tmp_path / "course.yaml") in info.value.what
     assert fragment in info.value.what
+
+
+@pytest.mark.parametrize("kind", ["a file", "nothing"])
+def test_a_tito_course_that_is_no_folder_is_named(kind, monkeypatch, tmp_path):
+    from tito.course import course_root
+
+    where = tmp_path / "course"
+    if kind == "a file":
+        where.write_text("not a course")
+    monkeypatch.setenv("TITO_COURSE", str(where))
+    with pytest.raises(TitoError, match="which is not a folder") as info:
+        course_root()
+    assert str(where) in info.value.what and "TITO_COURSE" in info.value.todo
