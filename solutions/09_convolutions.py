@@ -336,9 +336,9 @@ def _col2im_same_size(cols, padding):
     def scatter(grad, cols):  # a block of images; cols (n, kh, kw, H, W, C)
         for u in range(kh):
             for v in range(kw):
-                shift = (u - ph) * W * C + (v - pw) * C
                 if abs(v - pw) >= W or abs(u - ph) >= H:
                     continue  # this offset only ever sees padding
+                shift = (u - ph) * W * C + (v - pw) * C
                 part = cols[:, u, v]  # (n, H, W, C)
                 if v < pw:  # the first columns land left of the image
                     part[:, :, : pw - v] = 0
