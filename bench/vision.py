@@ -168,12 +168,12 @@ def main() -> None:
         ours, x, g, w = conv_case(c_in, c_out, size, not first)
         theirs = torch_conv(torch, x, g, w, not first) if torch else None
         name = f"Conv2d {c_in}->{c_out} 3x3 pad 1 on {size}x{size}"
-        rows.append((name, *paired(ours, theirs, 10), 2.0))
+        rows.append((name, *paired(ours, theirs, 30, rounds=6), 2.0))
     for channels, size in [(24, 32), (48, 16), (96, 8)]:
         ours, x, g = pool_case(channels, size)
         theirs = torch_pool(torch, x, g) if torch else None
         name = f"MaxPool2d 2x2 on {channels}x{size}x{size}"
-        rows.append((name, *paired(ours, theirs, 10), 1.5))
+        rows.append((name, *paired(ours, theirs, 60, rounds=6), 1.5))
     arch = load_milestone_model().ARCH
     ours, x, y = step_case(arch)
     theirs = torch_step(torch, arch, x, y) if torch else None
