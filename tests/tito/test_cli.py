@@ -268,6 +268,19 @@ def test_dev_build_refuses_a_package_it_did_not_make_and_rebuilds_its_own(tmp_pa
     assert again.returncode == 0, again.stderr
 
 
+def test_dev_build_refuses_an_empty_folder_name(tmp_path):
+    import os
+
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        out = tito("dev", "build", "")
+    finally:
+        os.chdir(here)
+    assert out.returncode == 1 and "empty" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_failed_checks_with_the_same_message_share_one_row():
     from tito.cli.module import _grouped
 

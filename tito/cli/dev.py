@@ -18,12 +18,18 @@ app = typer.Typer(
 
 
 @app.command("build")
-def build(dest: Annotated[Path, typer.Argument(help="Folder to export into.")]):
-    """Export every reference solution into DEST/tinytorch (for development)."""
+def build(folder: Annotated[str, typer.Argument(help="Folder to export into.")]):
+    """Export every reference solution into FOLDER/tinytorch (for development)."""
     from tito.course import load_course
     from tito.errors import TitoError
     from tito.export import export_reference
 
+    if not folder.strip():  # an unset shell variable, say: not the current folder
+        raise TitoError(
+            "The folder to build into is empty.",
+            "Name one, e.g. `tito dev build /tmp/ref` (`.` for this folder).",
+        )
+    dest = Path(folder)
     if (dest / ".tito").is_dir():
         raise TitoError(
             f"{dest} is a learner workspace: building would replace its tinytorch.",
