@@ -50,7 +50,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from tinytorch.tensor import Tensor, op_result
+from tinytorch.tensor import Tensor, op_result, unbroadcast
 
 
 def relu(x):
@@ -252,7 +252,7 @@ def linear(x, weight, bias=None):
         gw = g2.T @ X2 if weight.requires_grad else None
         if bias is None:
             return gx, gw
-        return gx, gw, g2.sum(axis=0) if bias.requires_grad else None
+        return gx, gw, unbroadcast(g2, bias.shape) if bias.requires_grad else None
 
     return op_result(out, parents, backward)
 
@@ -319,7 +319,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         def backward_rows(g2, xhat, rstd, gx=None):
             sums = (
                 None if w is None else np.einsum("ij,ij->j", g2, xhat),  # dweight
-                None if b is None else g2.sum(axis=0),  # dbias
+                None if b is None else unbroadcast(g2, (g2.shape[1],)),  # dbias
             )
             if gx is not None:
                 if w is None:

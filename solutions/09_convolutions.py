@@ -163,6 +163,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tinytorch.autograd import Function
 from tinytorch.nn.functional import split_rows
 from tinytorch.nn.modules import Module, Parameter
+from tinytorch.tensor import unbroadcast
 
 
 def _pair(v, name):
@@ -426,7 +427,7 @@ class Conv2dFunction(Function):
         g = _channels_last(grad_out).reshape(-1, O)  # (M, O)
         grad_w = _weight_grad(cols, g).reshape(kh, kw, C, O).transpose(3, 2, 0, 1)
         grad_w = np.ascontiguousarray(grad_w)  # (O, C, kh, kw)
-        grad_b = g.sum(axis=0) if ctx.needs_input_grad[2] else None
+        grad_b = unbroadcast(g, (O,)) if ctx.needs_input_grad[2] else None
         grad_x = None
         stride = ctx.stride
         if ctx.needs_input_grad[0]:

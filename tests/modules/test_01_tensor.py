@@ -113,6 +113,19 @@ def test_shared_intermediate_node():
     check_gradients(lambda x: (lambda h: h * h + h.exp())(x * 2.0), randn(4))
 
 
+def test_bias_gradient_sums_the_rows_in_float32():
+    w = rng.standard_normal((4096, 24)).astype(np.float32)
+    x = Tensor(rng.standard_normal((4096, 24)).astype(np.float32))
+    b = Tensor(np.zeros(24, np.float32), requires_grad=True)
+    ((x + b) * Tensor(w)).sum().backward()  # d/db = the column sums of w
+    assert b.grad.dtype == np.float32 and b.grad.shape == (24,)
+    np.testing.assert_allclose(b.grad, w.astype(np.float64).sum(0), atol=1e-3)
+
+    c = Tensor(np.zeros(4096, np.float32), requires_grad=True)
+    ((x.T + c) * Tensor(w.T)).sum().backward()  # a transposed gradient
+    np.testing.assert_allclose(c.grad, w.astype(np.float64).sum(1), atol=1e-4)
+
+
 def test_broadcast_error_names_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4,\)"):
         Tensor(np.ones((2, 3))) + Tensor(np.ones(4))
