@@ -43,6 +43,7 @@ class CheckResult:
     problems: list[tuple[str, str]] = field(default_factory=list)
     output: str = ""
     broken: dict | None = None  # a collection error: {"file", "line", "error"}
+    timed_out: bool = False
 
     @property
     def collected(self) -> bool:
@@ -93,8 +94,9 @@ def run_checks(
         code, output = _run(command, workspace, timeout)
         seconds = time.monotonic() - start
         if code is None:
+            why = f"timed out after {timeout:g} s"
             return CheckResult(
-                False, f"timed out after {timeout:g} s", seconds=seconds, output=output
+                False, why, seconds=seconds, output=output, timed_out=True
             )
         result = _verdict(code, report, output)
         result.seconds = seconds

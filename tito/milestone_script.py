@@ -119,6 +119,20 @@ def number_type(convert, ok, expected: str):
 
 
 positive_int = number_type(int, lambda v: v >= 1, "a whole number >= 1")
+
+
+def up_to(limit: int):
+    """A whole number from 1 to limit: counts whose run would never end."""
+    return number_type(int, lambda v: 1 <= v <= limit, f"a whole number 1 to {limit:,}")
+
+
+def folder_text(text: str) -> str:
+    """An argparse type for a path: not empty (an unset shell variable, say)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return text
+
+
 positive_float = number_type(
     float, lambda v: math.isfinite(v) and v > 0, "a number > 0"
 )
@@ -127,6 +141,16 @@ non_negative_float = number_type(  # a temperature
 )
 fraction = number_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")  # dropout
 seed = number_type(int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
+
+
+def add_place_options(ap: argparse.ArgumentParser, data_help: str) -> None:
+    """--workspace and --data-dir, the same in every training script."""
+    ap.add_argument(
+        "--workspace",
+        type=folder_text,
+        help="learner workspace (default $TITO_WORKSPACE)",
+    )
+    ap.add_argument("--data-dir", type=folder_text, help=data_help)
 
 
 def add_parallel_options(ap: argparse.ArgumentParser, busy: str = "") -> None:
@@ -248,17 +272,46 @@ def alone(out_dir: Path):
 
     A file beside out_dir holds the process id while the body runs; a second
     run meanwhile is a TitoError naming the first. A file left by a run that
-    was killed, whose process is gone, is taken over.
+    was killed, whose process is gone, is taken over. Where the results could
+    not be saved, the run is refused before it trains.
     """
     from tito.errors import TitoError
 
     mark = out_dir.parent / f".{out_dir.name}.running"
-    mark.parent.mkdir(parents=True, exist_ok=True)
     me = os.getpid()
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        fd = _take(mark)
+        try:
+            writable(out_dir)
+        except OSError:
+            os.close(fd)
+            mark.unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise TitoError(
+            f"The results of this run could not be saved in {out_dir}: "
+            f"{e.strerror or e}.",
+            "Make that folder writable (or free some space), then run again; "
+            "nothing has been trained yet.",
+        ) from None
+    with os.fdopen(fd, "w") as f:
+        f.write(str(me))
+    try:
+        yield
+    finally:
+        if os.getpid() == me:  # not in a forked worker
+            mark.unlink(missing_ok=True)
+
+
+def _take(mark: Path) -> int:
+    """Create the run's mark file and return its descriptor; a TitoError if a
+    live run holds it. A mark left by a killed run is taken over."""
+    from tito.errors import TitoError
+
     while True:
         try:
-            fd = os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
+            return os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             other = _process_in(mark)
             if other is not None:
@@ -268,13 +321,36 @@ def alone(out_dir: Path):
                     "Wait for that run to finish, or stop it, and run again.",
                 ) from None
             mark.unlink(missing_ok=True)  # its run was killed
-    with os.fdopen(fd, "w") as f:
-        f.write(str(me))
+
+
+@contextmanager
+def saving(out_dir: Path):
+    """Around writing a finished run's files: a failure says what was lost."""
+    from tito.errors import TitoError
+
     try:
         yield
-    finally:
-        if os.getpid() == me:  # not in a forked worker
-            mark.unlink(missing_ok=True)
+    except OSError as e:
+        raise TitoError(
+            f"Training finished, but its files could not be saved in {out_dir}: "
+            f"{e.strerror or e}.",
+            "Free some space or make that folder writable, then run again.",
+        ) from None
+
+
+def writable(out_dir: Path) -> None:
+    """Raise OSError unless out_dir and out_dir/previous, where an earlier
+    run's files are moved, can be made where missing and written to."""
+    import tempfile
+
+    previous = out_dir / "previous"
+    for folder in (out_dir, previous):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(20, "a file is where a folder belongs", folder)
+    for folder in (out_dir.parent, out_dir, previous):
+        if folder.is_dir():
+            with tempfile.TemporaryFile(dir=folder):
+                pass
 
 
 def _process_in(mark: Path) -> int | None:

@@ -47,21 +47,38 @@ def read_notebook(path: Path):
             f"No notebook at {path}.", "Check the path, or start the module."
         )
     try:
-        if path.suffix == ".py":
-            import jupytext
-
-            nb = jupytext.read(path, fmt="py:percent")
-        else:
-            import nbformat
-
-            nb = nbformat.read(path, as_version=4)
-        _check_cells(nb)
+        return _parse(path)
     except Exception as e:  # nbformat fails on a damaged file in many ways
         raise TitoError(
             f"{path} is not a readable notebook ({type(e).__name__}: {e}).",
             _restore_hint(path),
         ) from None
+
+
+def _parse(path: Path):
+    """The notebook at path; any exception when it is not a readable one."""
+    if path.suffix == ".py":
+        import jupytext
+
+        nb = jupytext.read(path, fmt="py:percent")
+    else:
+        import json
+
+        import nbformat
+
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)  # its error names the line and column; nbformat's not
+        nb = nbformat.reads(text, as_version=4)
+    _check_cells(nb)
     return nb
+
+
+def _readable(path: Path) -> bool:
+    try:
+        _parse(path)
+    except Exception:
+        return False
+    return True
 
 
 def _check_cells(nb) -> None:
@@ -85,10 +102,11 @@ def _restore_hint(path: Path) -> str:
     number = re.match(r"(\d+)_", path.parent.name)
     reset = f"`tito module reset {number.group(1)}`" if number else "a reset"
     backups = sorted(path.parent.glob(f"{path.stem}.backup-*{path.suffix}"))
-    if backups:
+    good = [b for b in backups if _readable(b)]
+    if good:
         return (
-            f"Restore it from its backup {backups[-1].name} beside it, or run "
-            f"{reset} (which backs it up first)."
+            f"Restore it from its newest readable backup, {good[-1].name} beside "
+            f"it, or run {reset} (which backs it up first)."
         )
     return f"Run {reset} to restore the template (your file is backed up first)."
 

@@ -10,6 +10,10 @@ import json
 import re
 import sys
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 VERBOSE = False
 # " --workspace DIR" when the workspace was named on the command line and tito
@@ -32,45 +36,65 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def say(text: str) -> None:
-    """A line of result on stdout (rich markup allowed)."""
-    _console().print(with_workspace(text))
+def _line(parts) -> Text:
+    """One line from str parts, shown exactly as written (a learner's `[i]` is
+    not markup), and styled Text parts (tito's own marks and colours)."""
+    from rich.text import Text
+
+    return Text.assemble(
+        *(p if isinstance(p, Text) else with_workspace(p) for p in parts)
+    )
 
 
-def note(text: str) -> None:
+def say(*parts: str | Text) -> None:
+    """A line of result on stdout."""
+    _console().print(_line(parts))
+
+
+def note(*parts: str | Text) -> None:
     """A diagnostic line on stderr."""
-    _console(stderr=True).print(text)
+    _console(stderr=True).print(_line(parts))
 
 
 def debug(text: str) -> None:
     if VERBOSE:
-        _console(stderr=True).print(f"[dim]{text}[/dim]", markup=True)
+        from rich.text import Text
+
+        _console(stderr=True).print(Text(text, style="dim"))
 
 
 def error(what: str, todo: str = "") -> None:
     """Two lines on stderr: what went wrong, then what to do."""
-    from rich.markup import escape
+    from rich.text import Text
 
     console = _console(stderr=True)
-    console.print(f"[bold]error:[/bold] {escape(what)}")
+    console.print(Text.assemble(("error:", "bold"), " ", what))
     if todo:
-        console.print(escape(with_workspace(todo)))
+        console.print(Text(with_workspace(todo)))
 
 
-def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    """A simple table on stdout."""
+def table(title: str, columns: list[str], rows: list[list[str | Text]]) -> None:
+    """A simple table on stdout; str cells are shown exactly as written."""
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for column in columns:
         t.add_column(column, overflow="fold")
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*(c if isinstance(c, Text) else Text(c) for c in row))
     _console().print(t)
 
 
-def mark(ok: bool) -> str:
-    return "[green]✓[/green]" if ok else "[red]✗[/red]"
+def styled(text: str, style: str) -> Text:
+    """text in a rich style ("green", "dim"...), for say, note and table."""
+    from rich.text import Text
+
+    return Text(text, style=style)
+
+
+def mark(ok: bool) -> Text:
+    return styled("✓", "green") if ok else styled("✗", "red")
 
 
 def emit_json(data) -> None:
@@ -81,8 +105,9 @@ def emit_json(data) -> None:
 def confirm(question: str) -> bool:
     """Ask yes/no on the terminal; the caller makes sure there is one."""
     from rich.prompt import Confirm
+    from rich.text import Text
 
-    return Confirm.ask(question, default=False, console=_console(stderr=True))
+    return Confirm.ask(Text(question), default=False, console=_console(stderr=True))
 
 
 def traceback() -> None:

@@ -215,7 +215,18 @@ def _copy_foundation(ws: Workspace, source: Path) -> list[str]:
             "Finish those modules in your package, or run `tito init` without "
             "--foundation.",
         )
-    return [f"copied your package from {source}; its __init__.py files are regenerated"]
+    # the modules still to do write their own files, from the learner's notebooks
+    later = [ws.exported(m) for m in ws.course.modules if not m.given]
+    dropped = [path for path in later if path.is_file()]
+    for path in dropped:
+        path.unlink()
+    notes = [
+        f"copied your package from {source}; its __init__.py files are regenerated"
+    ]
+    if dropped:
+        names = ", ".join(ws.label(p) for p in dropped)
+        notes.append(f"left out {names}: your notebooks for those modules write them")
+    return notes
 
 
 def start_module(ws: Workspace, m: Module, force: bool = False):

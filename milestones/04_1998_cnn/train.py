@@ -34,19 +34,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     from tito.milestone_script import (
         ArgumentParser,
         add_parallel_options,
+        add_place_options,
         positive_float,
         positive_int,
         seed,
+        up_to,
     )
 
     ap = ArgumentParser(description="Train a CNN on CIFAR-10 with your tinytorch.")
-    ap.add_argument("--workspace", help="learner workspace (default $TITO_WORKSPACE)")
-    ap.add_argument(
-        "--data-dir", help="cifar-10-batches-py/, its parent or the .tar.gz"
-    )
+    add_place_options(ap, data_help="cifar-10-batches-py/, its parent or the .tar.gz")
     ap.add_argument("--dataset", choices=["cifar10", "shapes"], default="cifar10")
     ap.add_argument(
-        "--epochs", type=positive_int, help=f"default 8; {QUICK_EPOCHS} with --quick"
+        "--epochs", type=up_to(1000), help=f"default 8; {QUICK_EPOCHS} with --quick"
     )
     ap.add_argument("--batch-size", type=positive_int, default=128)
     ap.add_argument(
@@ -171,7 +170,7 @@ def train(args, out_dir: Path) -> int:
 
     from tito.data_parallel import Team
     from tito.errors import TitoError
-    from tito.milestone_script import Clock, keep_previous
+    from tito.milestone_script import Clock, keep_previous, saving
 
     clock = Clock()
     seed_everything(args.seed)
@@ -221,8 +220,13 @@ def train(args, out_dir: Path) -> int:
     per_class = last.pop("per_class")
 
     seconds = clock.elapsed()["seconds"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    kept = keep_previous(out_dir, ["results.json", "training_curve.png"])
+    show_classes(classes, per_class)
+    print(
+        f"\ntest accuracy {test_acc:.2%} on {len(test_x):,} images after {epochs} "
+        f"epoch{'s' if epochs > 1 else ''} ({plain_acc:.2%} without averaging over "
+        "mirror images); "
+        f"{seconds / 60:.1f} minutes, {rates:,.0f} images/s while training"
+    )
     results = {
         "milestone": SLUG,
         "metric": "test_accuracy",
@@ -246,16 +250,11 @@ def train(args, out_dir: Path) -> int:
         "history": history,
         "load_average": clock.load_average(),
     }
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    picture = plot_curves(history, out_dir / "training_curve.png")
-
-    show_classes(classes, per_class)
-    print(
-        f"\ntest accuracy {test_acc:.2%} on {len(test_x):,} images after {epochs} "
-        f"epoch{'s' if epochs > 1 else ''} ({plain_acc:.2%} without averaging over "
-        "mirror images); "
-        f"{seconds / 60:.1f} minutes, {rates:,.0f} images/s while training"
-    )
+    with saving(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        kept = keep_previous(out_dir, ["results.json", "training_curve.png"])
+        (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        picture = plot_curves(history, out_dir / "training_curve.png")
     print(
         f"results in {out_dir / 'results.json'}"
         + (f" and {picture}" if picture else "")

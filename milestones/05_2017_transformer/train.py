@@ -45,20 +45,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     from tito.milestone_script import (
         ArgumentParser,
         add_parallel_options,
+        add_place_options,
         fraction,
         non_negative_float,
         positive_float,
         positive_int,
         seed,
+        up_to,
     )
 
     ap = ArgumentParser(
         description="Train a GPT on Shakespeare with your tinytorch, or sample from it."
     )
-    ap.add_argument("--workspace", help="learner workspace (default $TITO_WORKSPACE)")
-    ap.add_argument(
-        "--data-dir", help="folder holding tinyshakespeare.txt, or the file"
-    )
+    add_place_options(ap, data_help="folder holding tinyshakespeare.txt, or the file")
     ap.add_argument(
         "--dataset",
         help="corpus: tinyshakespeare (default), or tiny, a generated offline play "
@@ -74,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="BPE vocabulary size, the 256 bytes included",
     )
     ap.add_argument(
-        "--steps", type=positive_int, help="training steps (overrides the config)"
+        "--steps", type=up_to(1_000_000), help="training steps (overrides the config)"
     )
     ap.add_argument("--lr", type=positive_float, help="peak learning rate (overrides)")
     ap.add_argument("--dropout", type=fraction, help="dropout (default 0; overrides)")
@@ -92,7 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--top-k", type=positive_int, help="sample from the k likeliest tokens only"
     )
     ap.add_argument(
-        "--length", type=positive_int, default=500, help="tokens to generate"
+        "--length", type=up_to(100_000), default=500, help="tokens to generate"
     )
     return ap.parse_args(argv)
 
@@ -171,7 +170,7 @@ def train(args, out_dir: Path) -> int:
     from tinytorch.training import seed_everything
 
     from tito.datasets import load_text
-    from tito.milestone_script import Clock, keep_previous
+    from tito.milestone_script import Clock, keep_previous, saving
 
     cfg = dict(CONFIGS["quick" if args.quick else args.config])
     given = {"steps": args.steps, "lr": args.lr, "dropout": args.dropout}
@@ -220,11 +219,14 @@ def train(args, out_dir: Path) -> int:
     }
     # saved before sampling, so that nothing trained is lost if sampling fails;
     # results.json is written again with the sample
-    kept = keep_previous(out_dir, OUTPUTS)
-    save_outputs(out_dir, model, model_cfg, corpus.tokenizer, args.tokenizer, results)
+    with saving(out_dir):
+        kept = keep_previous(out_dir, OUTPUTS)
+        tokenizer = corpus.tokenizer
+        save_outputs(out_dir, model, model_cfg, tokenizer, args.tokenizer, results)
     sample = generate_text(model, corpus.tokenizer, args)
     results["sample"]["text"] = sample
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    with saving(out_dir):
+        (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
     print(
         f"\nvalidation loss {final_val:.4f} on the whole validation split "

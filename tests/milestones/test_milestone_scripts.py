@@ -122,6 +122,11 @@ BAD = [
     ("05", ["--top-k", "0"], "--top-k"),
     ("05", ["--length", "-5"], "--length"),
     ("05", ["--seed", "5000000000"], "--seed"),
+    ("04", ["--epochs", "99999999999999999999999"], "--epochs"),
+    ("05", ["--length", "100000000"], "--length"),
+    ("05", ["--steps", "10000000"], "--steps"),
+    ("04", ["--data-dir", ""], "--data-dir"),
+    ("05", ["--workspace", " "], "--workspace"),
     ("05", ["--quick", "--prompt", "ROMEO: €"], "Cannot generate from the prompt"),
     ("05", ["--tokenizer", "bpe", "--bpe-vocab", "5"], "--bpe-vocab 5"),
 ]
@@ -257,3 +262,36 @@ def test_a_second_run_of_a_milestone_is_refused_while_one_trains(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert not mark.exists()  # taken over, then removed at the end
     assert results(ws, "04")["epochs"] == 1
+
+
+@pytest.mark.parametrize("blocked", ["", "previous"])
+def test_a_run_whose_results_cannot_be_saved_is_refused_before_training(
+    tmp_path, blocked
+):
+    ws = tmp_path / "ws"
+    export_reference(COURSE, ws)
+    out_dir = ws / "milestones" / COURSE.milestone("04").slug
+    in_the_way = out_dir / blocked if blocked else out_dir
+    in_the_way.parent.mkdir(parents=True, exist_ok=True)
+    in_the_way.write_text("a file where a folder belongs")
+    done = run("04", ws, "--quick", "--dataset", "shapes", "--epochs", "1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    what, todo = done.stderr.strip().splitlines()
+    assert "could not be saved" in what and str(out_dir) in what, what
+    assert "nothing has been trained" in todo
+    assert "epoch" not in done.stdout  # refused before the first epoch
+    assert in_the_way.read_text() == "a file where a folder belongs"
+    assert not list(out_dir.parent.glob(".*.running"))
+
+
+def test_results_that_fail_to_save_after_training_are_named(tmp_path):
+    ws = tmp_path / "ws"
+    export_reference(COURSE, ws)
+    out_dir = ws / "milestones" / COURSE.milestone("04").slug
+    (out_dir / "results.json").mkdir(parents=True)  # writing it will fail
+    done = run("04", ws, "--quick", "--dataset", "shapes", "--epochs", "1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "test accuracy" in done.stdout  # the result is shown all the same
+    what, todo = done.stderr.strip().splitlines()[-2:]
+    assert "Training finished, but its files could not be saved" in what, what
+    assert "writable" in todo

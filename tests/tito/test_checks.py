@@ -93,3 +93,28 @@ def test_missing_checks_file_is_a_course_error(course, workspace):
     with pytest.raises(TitoError, match="no checks") as info:
         run_checks(course, workspace.root, course.module(2))
     assert "reinstall tito" in info.value.todo
+
+
+def test_a_timeout_says_how_to_give_more_time(course, workspace):
+    from conftest import tito
+    from test_e2e import STUB, _edit
+
+    from tito.workspace import start_module
+
+    notebook, _, _ = start_module(workspace, course.module("doubling"))
+    _edit(notebook, STUB.format("double"), "return 2 * x")
+    _edit(notebook, STUB.format("Doubler.__call__"), "return double(x)")
+    out = tito(
+        "module",
+        "test",
+        "2",
+        "--workspace",
+        str(workspace.root),
+        "--timeout",
+        "3",
+        env={"TITO_FIXTURE_HANG": "1"},
+    )
+    assert out.returncode == 1
+    assert "02_doubling: timed out after 3 s (" in out.stdout, out.stdout
+    assert "of 0 passed" not in out.stdout
+    assert "--timeout SECONDS" in out.stdout and "Fix the notebook" not in out.stdout

@@ -294,3 +294,10 @@ def test_failed_checks_with_the_same_message_share_one_row():
         ["test_a and 2 more", "NotImplementedError: Exercise f"],
         ["test_b", "NotImplementedError: Exercise g"],
     ]
+
+
+def test_milestone_run_without_a_milestone_says_what_is_missing():
+    out = tito("milestone", "run")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    what, todo = out.stderr.strip().splitlines()
+    assert "Missing the milestone" in what and "`tito milestone list`" in todo

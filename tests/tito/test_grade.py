@@ -79,12 +79,35 @@ def test_an_unreadable_notebook_is_named_by_the_learners_path(course, tmp_path):
     assert grade.status == "unreadable" and str(notebook) in grade.reason
     assert "tito-grade-" not in grade.reason  # not the scratch copy's path
 
-    out = tito("dev", "grade", str(ws.root), str(tmp_path / "class"))
-    assert out.returncode == 1
+    out = tito("dev", "grade", str(tmp_path / "class"))  # the class's folder
+    assert out.returncode == 0, out.stderr
     assert f"{ws.root} 02_doubling unreadable: " in out.stderr, out.stderr
-    what, todo = out.stderr.strip().splitlines()[-2:]
-    assert f"{tmp_path / 'class'} (not a tito workspace)" in what
-    assert f"there is one at {ws.root}" in todo, todo
+
+
+def test_a_class_folder_stands_for_its_workspaces_and_reasons_are_shown(
+    course, tmp_path
+):
+    from conftest import tito
+
+    ana, _ = init_workspace(course, tmp_path / "class" / "ana")
+    ben, _ = init_workspace(course, tmp_path / "class" / "ben")
+    (tmp_path / "class" / "notes").mkdir()  # not a workspace: left out
+    notebook, _, _ = start_module(ben, course.module("doubling"))
+    _edit(notebook, STUB.format("double"), "while True:\n        pass")
+    out = tito(
+        "dev",
+        "grade",
+        str(tmp_path / "class"),
+        str(ana.root),
+        "--timeout",
+        "5",
+        env={"COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("grading ") == 2  # ana once, though named twice
+    assert f"grading {ana.root}" in out.stderr and f"grading {ben.root}" in out.stderr
+    assert f"{ben.root} 02_doubling failed: " in out.stderr  # why 0 of 0
+    assert "timed out" in out.stderr, out.stderr
 
 
 def test_the_grades_show_what_each_milestone_reached(course, tmp_path):
@@ -107,3 +130,19 @@ def test_the_grades_show_what_each_milestone_reached(course, tmp_path):
         if "milestone" in i
     }
     assert reached == {("done", "01_demo"): "achieved 10", ("idle", "01_demo"): "-"}
+
+
+def test_the_table_says_milestone_results_are_self_reported(course, tmp_path):
+    from conftest import tito
+
+    from tito import progress
+
+    done, _ = init_workspace(course, tmp_path / "done")
+    idle, _ = init_workspace(course, tmp_path / "idle")
+    assert "recorded" not in tito("dev", "grade", str(idle.root)).stderr
+    with progress.update(done.root) as record:
+        run = {"metric": "score", "value": 10.0, "dataset": "real"}
+        record["milestones"]["01_demo"] = {"runs": [run]}
+    out = tito("dev", "grade", str(done.root), env={"COLUMNS": "200"})
+    assert "achieved 10" in out.stdout, out.stdout
+    assert "what each workspace recorded of its own runs" in out.stderr

@@ -171,8 +171,9 @@ def test_a_full_run_achieves_only_when_it_reaches_the_goal(course_dir, tmp_path)
     assert state.status == "unlocked" and state.best["value"] == 4.0
     shown = tito("status", *args, env={"COLUMNS": "300"}).stdout
     assert "best score 4 on real; the goal: score 8 or more" in shown, shown
-    assert tito("milestone", "run", "1", "--scale", "4", *args).returncode == 0  # 8
-    assert _state(ws).status == "achieved"  # exactly the goal reaches it
+    out = tito("milestone", "run", "1", "--scale", "4", *args)  # score 8
+    assert out.returncode == 0 and _state(ws).status == "achieved"  # exactly
+    assert "milestone achieved (the goal: score 8 or more)." in out.stdout, out.stdout
 
 
 def test_the_course_goals_compare_the_right_field():

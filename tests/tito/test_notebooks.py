@@ -39,8 +39,19 @@ def test_unreadable_notebook_hint_names_the_module_and_only_real_backups(tmp_pat
     assert "`tito module reset 08`" in info.value.todo
     assert "backup" not in info.value.todo.split("(")[0]
 
-    (folder / "dataloader.backup-20260101-120000.ipynb").write_text("{}")
+    import nbformat
+
+    good = folder / "dataloader.backup-20260101-120000.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), good)
+    (folder / "dataloader.backup-20260102-120000.ipynb").write_text("{}")  # newer
     with pytest.raises(TitoError) as info:
         read_cells(path)
-    assert "dataloader.backup-20260101-120000.ipynb" in info.value.todo
+    assert good.name in info.value.todo and "20260102" not in info.value.todo
     assert "`tito module reset 08`" in info.value.todo
+
+
+def test_a_notebook_that_is_not_json_is_named_with_its_line(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    path.write_text('{\n "cells": [\n  {"cell_type": "code",, }\n ]\n}\n')
+    with pytest.raises(TitoError, match=r"line 3 column"):
+        read_cells(path)

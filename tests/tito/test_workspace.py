@@ -58,8 +58,15 @@ def test_init_with_own_foundation_copies_it(course, tmp_path):
     own = tmp_path / "mine" / "tinytorch"
     own.mkdir(parents=True)
     (own / "core.py").write_text("def add_one(x):\n    return x + 1  # mine\n")
-    ws, _ = init_workspace(course, tmp_path / "ws2", foundation=own.parent)
+    (own / "helpers.py").write_text("HELP = 1\n")  # a file of their own
+    (own / "ops").mkdir()
+    (own / "ops" / "double.py").write_text("def double(x): ...\n")  # module 02's
+    ws, notes = init_workspace(course, tmp_path / "ws2", foundation=own.parent)
     assert "# mine" in (ws.package_dir / "core.py").read_text()
+    assert (ws.package_dir / "helpers.py").read_text() == "HELP = 1\n"
+    assert not (ws.package_dir / "ops" / "double.py").exists()  # notebook's to write
+    assert (own / "ops" / "double.py").is_file()  # the source is left alone
+    assert any("left out tinytorch/ops/double.py" in n for n in notes), notes
 
 
 def test_init_with_incomplete_foundation_is_refused(course, tmp_path):

@@ -58,7 +58,7 @@ def download(
         ui.say(f"{ds.name} is already here: {found}")
         return
     path = ensure(ds, root)
-    ui.say(f"{ui.mark(True)} {ds.name} is in {path}")
+    ui.say(ui.mark(True), f" {ds.name} is in {path}")
 
 
 def _size(n: int) -> str:

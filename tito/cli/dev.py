@@ -107,7 +107,10 @@ def verify(
 @app.command("grade")
 def grade(
     workspaces: Annotated[
-        list[Path], typer.Argument(help="Learner workspaces to grade.")
+        list[Path],
+        typer.Argument(
+            help="Learner workspaces to grade, or folders holding them (a class)."
+        ),
     ],
     modules: Annotated[
         list[str] | None,
@@ -124,7 +127,7 @@ def grade(
     course = load_course()
     selected = graded_modules(course, modules)
     grades = []
-    for root in dict.fromkeys(p.resolve() for p in workspaces):  # each once
+    for root in dict.fromkeys(_expand(workspaces)):  # each once
         ui.note(f"grading {root}")
         grades.append(grade_workspace(course, root, selected, timeout))
     reached = {
@@ -148,11 +151,27 @@ def grade(
         ]
         columns = [*(m.slug for m in selected), *(ms.slug for ms in course.milestones)]
         ui.table("grades", ["workspace", *columns], rows)
-        for row in grades:  # why a cell holds no count
+        for row in grades:  # why a cell holds no count, or a count of nothing
             for g in row:
-                if g.status in ("unreadable", "broken"):
+                if g.status in ("unreadable", "broken") or (g.reason and not g.total):
                     ui.note(f"{g.workspace} {g.module.slug} {g.status}: {g.reason}")
+        if any(c != "-" for cells in reached.values() for c in cells):
+            ui.note(
+                "Milestone columns are what each workspace recorded of its own "
+                "runs; grading does not train them again."
+            )
     _refuse_unreadable([row[0] for row in grades if row])
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Each path, resolved; a folder that is no workspace but holds workspaces
+    (a class) stands for those, in name order."""
+    found = []
+    for path in paths:
+        path = path.resolve()
+        inner = [] if (path / ".tito").is_dir() else sorted(path.glob("*/.tito"))
+        found += [p.parent for p in inner if p.is_dir()] or [path]
+    return found
 
 
 def _refuse_unreadable(firsts) -> None:
@@ -162,16 +181,10 @@ def _refuse_unreadable(firsts) -> None:
     bad = [g for g in firsts if g.no_workspace]
     if bad:
         names = ", ".join(f"{g.workspace} ({g.reason})" for g in bad)
-        inner = [
-            str(p.parent)
-            for g in bad
-            if g.workspace.is_dir()
-            for p in sorted(g.workspace.glob("*/.tito"))
-        ]
-        todo = "Check those paths; each must be a folder made by `tito init`"
-        todo += f" (there is one at {', '.join(inner)})." if inner else "."
         raise TitoError(
-            f"{len(bad)} of {len(firsts)} path(s) could not be graded: {names}.", todo
+            f"{len(bad)} of {len(firsts)} path(s) could not be graded: {names}.",
+            "Check those paths; each must be a folder made by `tito init`, or a "
+            "folder of such folders.",
         )
 
 

@@ -60,8 +60,16 @@ def run(
 
     args = list(ctx.args)
     if milestone is None or milestone in _HELP:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(0 if milestone in _HELP or set(args) & set(_HELP) else 2)
+        asked = milestone in _HELP or bool(set(args) & set(_HELP))
+        if asked:
+            typer.echo(ctx.get_help())
+        else:
+            ui.error(
+                "Missing the milestone to run.",
+                "Name one, e.g. `tito milestone run 04`; `tito milestone list` "
+                "shows them.",
+            )
+        raise typer.Exit(0 if asked else 2)
     if set(args) & set(_HELP):
         course = load_course()
         raise typer.Exit(script_help(course, course.milestone(milestone)))
@@ -71,7 +79,11 @@ def run(
     if code == 0 and this_run:
         best = best_result(ws, ms, load(ws.root))
         if counts(this_run) and ms.reached_by(this_run):
-            ui.say(f"{ms.slug}: this run {describe_result(this_run)}")
+            goal = f" (the goal: {ms.describe_goal()})" if ms.goal else ""
+            ui.say(
+                f"{ms.slug}: this run {describe_result(this_run)}; "
+                f"milestone achieved{goal}."
+            )
         elif counts(this_run):
             ui.say(
                 f"{ms.slug}: this run {describe_result(this_run)}; the goal is "

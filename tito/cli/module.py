@@ -129,15 +129,24 @@ def show_checks(ws, m, result) -> None:
     rows = _grouped(result.problems)
     if rows:
         ui.table("Failed checks", ["check", "first line"], rows)
-    counts = f"{result.passed_count} of {result.ran} passed"
-    if result.skipped:
-        counts += f", {result.skipped} skipped"
+    if result.passed:
+        what = f"all {result.passed_count} checks passed"
+    elif result.ran:
+        what = f"{result.reason} ({result.passed_count} of {result.ran} passed)"
+    else:
+        what = result.reason
+    skipped = f", {result.skipped} skipped" if result.skipped else ""
     ui.say(
-        f"{ui.mark(result.passed)} {m.slug}: {result.reason} "
-        f"({counts}, {result.seconds:.1f} s)"
+        ui.mark(result.passed), f" {m.slug}: {what}{skipped} ({result.seconds:.1f} s)"
     )
-    if not result.passed:
-        ui.say(f"Fix the notebook, then `tito module test {m.number:02d}` again.")
+    again = f"`tito module test {m.number:02d}`"
+    if result.timed_out:
+        ui.say(
+            f"If your code is only slow, give it longer: {again} --timeout SECONDS; "
+            "if it never finishes, look for a loop that does not end."
+        )
+    elif not result.passed:
+        ui.say(f"Fix the notebook, then {again} again.")
 
 
 def _grouped(problems) -> list[list[str]]:
@@ -160,7 +169,7 @@ def _show_broken(ws, m, result) -> None:
     if ui.VERBOSE:
         ui.note(result.output.rstrip()[-4000:])
     b = locate(ws, result.broken)
-    ui.say(f"{ui.mark(False)} {m.slug}: {result.reason} ({result.seconds:.1f} s)")
+    ui.say(ui.mark(False), f" {m.slug}: {result.reason} ({result.seconds:.1f} s)")
     ui.say(f"  {b.where}: {b.error}" if b.where else f"  {b.error}")
     if b.cell:
         ui.say(f"  that is {b.cell}")
@@ -180,11 +189,12 @@ def show_notebook(m, run, again: str) -> None:
     from tito import ui
 
     if run.passed:
-        ui.say(f"{ui.mark(True)} {m.slug}: notebook ran, {run.cells} code cells.")
+        ui.say(ui.mark(True), f" {m.slug}: notebook ran, {run.cells} code cells.")
     else:
         ui.say(
-            f"{ui.mark(False)} {m.slug}: cell {run.failed_cell} failed "
-            f"({run.first_line!r}): {run.error}"
+            ui.mark(False),
+            f" {m.slug}: cell {run.failed_cell} failed "
+            f"({run.first_line!r}): {run.error}",
         )
         ui.say(f"Fix cell {run.failed_cell} (or one above it), then `{again}` again.")
 

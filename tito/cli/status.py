@@ -94,9 +94,11 @@ _COLOURS = {
 }
 
 
-def _colour(text: str) -> str:
+def _colour(text: str):
+    from tito import ui
+
     colour = _COLOURS.get(text)
-    return f"[{colour}]{text}[/{colour}]" if colour else text
+    return ui.styled(text, colour) if colour else text
 
 
 def doctor(
