@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tito.checks import CheckResult, run_checks
 from tito.course import Module
+from tito.errors import TitoError
 from tito.notebook_run import NotebookRun
 from tito.workspace import Workspace, export_module
 
@@ -28,12 +29,23 @@ class Completion:
 
 def check_module(ws: Workspace, m: Module, timeout: float = 300.0) -> CheckResult:
     """Export module m, run its checks, record the verdict with the code's hash."""
-    from tito import progress
-
     if not (m.given and not ws.notebook(m).is_file()):
-        export_module(ws, m)
+        try:
+            export_module(ws, m)
+        except TitoError:
+            if ws.notebook(m).is_file():  # it does not export: a failure too
+                failed = CheckResult(False, "the notebook did not export")
+                _record(ws, m, failed, None)
+            raise
     digest = ws.code_hash(m)
     result = run_checks(ws.course, ws.root, m, timeout)
+    _record(ws, m, result, digest)
+    return result
+
+
+def _record(ws: Workspace, m: Module, result: CheckResult, digest: str | None):
+    from tito import progress
+
     with progress.update(ws.root) as record:
         entry = record["modules"].setdefault(m.slug, {})
         entry["test"] = {
@@ -45,7 +57,6 @@ def check_module(ws: Workspace, m: Module, timeout: float = 300.0) -> CheckResul
             "seconds": round(result.seconds, 2),
             "at": _now(),
         }
-    return result
 
 
 def run_module_notebook(ws: Workspace, m: Module, cell_timeout: float) -> NotebookRun:

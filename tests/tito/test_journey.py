@@ -60,3 +60,25 @@ def test_a_failing_notebook_cell_is_named_with_what_to_do(workspace):
     lines = out.stdout.strip().splitlines()
     assert "cell" in lines[-2] and "failed" in lines[-2], out.stdout
     assert lines[-1].startswith("Fix cell") and "--notebook" in lines[-1], out.stdout
+
+
+def test_a_notebook_that_does_not_export_is_recorded_failing(workspace):
+    import pytest
+
+    from tito.errors import TitoError
+    from tito.state import module_state
+
+    m = workspace.course.module(2)
+    with pytest.raises(TitoError):  # not started: nothing to record
+        check_module(workspace, m, timeout=120)
+    assert module_state(workspace, m, progress.load(workspace.root)).status == (
+        "not started"
+    )
+    _solve(workspace)
+    assert check_module(workspace, m, timeout=120).passed
+    path = workspace.notebook(m)
+    path.write_text(path.read_text().replace("return 2 * x", "return 2 *"))
+    with pytest.raises(TitoError, match="SyntaxError"):
+        check_module(workspace, m, timeout=120)
+    state = module_state(workspace, m, progress.load(workspace.root))
+    assert state.status == "failing" and "did not export" in state.detail
