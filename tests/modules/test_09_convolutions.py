@@ -118,13 +118,16 @@ def test_conv_without_bias_and_tuple_arguments():
     np.testing.assert_allclose(out, want, atol=1e-5)
 
 
-def test_conv_input_memory_layout_does_not_matter():
-    x = rng().standard_normal((2, 3, 5, 6)).astype(np.float32)
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 0), (1, 0)])
+@pytest.mark.parametrize("n", [2, 40])  # 40 images: split between threads
+def test_conv_input_memory_layout_does_not_matter(stride, padding, n):
+    x = rng().standard_normal((n, 3, 11, 12)).astype(np.float32)
     channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    conv = Conv2d(3, 4, 3, padding=1)
-    np.testing.assert_array_equal(
-        conv(Tensor(x)).data, conv(Tensor(channels_last)).data
-    )
+    conv = Conv2d(3, 4, 3, stride=stride, padding=padding)
+    out = conv(Tensor(x)).data
+    np.testing.assert_array_equal(out, conv(Tensor(channels_last)).data)
+    want = conv_loop(x, conv.weight.data, conv.bias.data, stride, padding)
+    np.testing.assert_allclose(out, want, atol=1e-5)
 
 
 def test_conv_weight_gradient_hand_worked():
