@@ -76,7 +76,12 @@ class Team:
         def on_child_exit(signum, frame):
             for pid, code in children.items():
                 if code is None:
-                    done, status = os.waitpid(pid, os.WNOHANG)
+                    try:
+                        done, status = os.waitpid(pid, os.WNOHANG)
+                    except ChildProcessError:
+                        # reaped by a call of this handler that a second exit
+                        # interrupted; that call records the exit code
+                        continue
                     if done:
                         children[pid] = os.waitstatus_to_exitcode(status)
             if any(code not in (None, 0) for code in children.values()):
