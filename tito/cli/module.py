@@ -129,16 +129,16 @@ def show_checks(ws, m, result) -> None:
     rows = _grouped(result.problems)
     if rows:
         ui.table("Failed checks", ["check", "first line"], rows)
+    what = result.reason
     if result.passed:
         what = f"all {result.passed_count} checks passed"
-    elif result.ran:
-        what = f"{result.reason} ({result.passed_count} of {result.ran} passed)"
-    else:
-        what = result.reason
-    skipped = f", {result.skipped} skipped" if result.skipped else ""
-    ui.say(
-        ui.mark(result.passed), f" {m.slug}: {what}{skipped} ({result.seconds:.1f} s)"
-    )
+    details = []
+    if result.ran and not result.passed:
+        details.append(f"{result.passed_count} of {result.ran} passed")
+    if result.skipped:
+        details.append(f"{result.skipped} skipped")
+    details.append(f"{result.seconds:.1f} s")
+    ui.say(ui.mark(result.passed), f" {m.slug}: {what} ({', '.join(details)})")
     again = f"`tito module test {m.number:02d}`"
     if result.timed_out:
         ui.say(
