@@ -119,6 +119,14 @@ def number_type(convert, ok, expected: str):
 
 
 positive_int = number_type(int, lambda v: v >= 1, "a whole number >= 1")
+positive_float = number_type(
+    float, lambda v: math.isfinite(v) and v > 0, "a number > 0"
+)
+non_negative_float = number_type(  # a temperature
+    float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0"
+)
+fraction = number_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")  # dropout
+seed = number_type(int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 
 
 def up_to(limit: int):
@@ -131,16 +139,6 @@ def folder_text(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a path, got an empty one")
     return text
-
-
-positive_float = number_type(
-    float, lambda v: math.isfinite(v) and v > 0, "a number > 0"
-)
-non_negative_float = number_type(  # a temperature
-    float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0"
-)
-fraction = number_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")  # dropout
-seed = number_type(int, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
 
 
 def add_place_options(ap: argparse.ArgumentParser, data_help: str) -> None:
@@ -347,7 +345,7 @@ def writable(out_dir: Path) -> None:
     for folder in (out_dir, previous):
         if folder.exists() and not folder.is_dir():
             raise NotADirectoryError(20, "a file is where a folder belongs", folder)
-    for folder in (out_dir.parent, out_dir, previous):
+    for folder in (out_dir, previous):  # the run's mark proved out_dir.parent
         if folder.is_dir():
             with tempfile.TemporaryFile(dir=folder):
                 pass
